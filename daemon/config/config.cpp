@@ -1,0 +1,52 @@
+// config.cpp — the small methods of the Config value types (config.h): look-ups by id and
+// address, names of enums, and the one-line form of a problem. No reading or checking here
+// (that is config_loader.cpp).
+#include "daemon/config/config.h"
+
+#include <Poco/String.h>
+
+namespace atendd {
+
+const char* priority_name(Priority p) {
+  switch (p) {
+    case Priority::Urgent:
+      return "urgent";
+    case Priority::High:
+      return "high";
+    case Priority::Normal:
+      return "normal";
+    case Priority::Low:
+      return "low";
+  }
+  return "normal";
+}
+
+const TypeConfig* Config::type(const std::string& id) const {
+  for (const auto& t : types) {
+    if (t.id == id) return &t;
+  }
+  return nullptr;
+}
+
+const AgentConfig* Config::agent(const std::string& id) const {
+  auto found = agents.find(id);
+  return found == agents.end() ? nullptr : &found->second;
+}
+
+const AgentConfig* Config::agent_by_email(const std::string& address) const {
+  for (const auto& [id, agent] : agents) {
+    if (Poco::icompare(agent.email, address) == 0) return &agent;
+  }
+  return nullptr;
+}
+
+std::string ConfigProblem::to_string() const {
+  std::string out = file;
+  if (line > 0) out += ":" + std::to_string(line);
+  out += ": ";
+  if (!key.empty()) out += key + ": ";
+  out += message;
+  return out;
+}
+
+}  // namespace atendd

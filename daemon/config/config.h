@@ -1,0 +1,158 @@
+// config.h — the checked configuration of atendd (DESIGN.md, "Configuration").
+// A Config exists only after load_config() found no problem: every later stage trusts it
+// (invariant 6). Secrets are read from their files at load time and never logged.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace atendd {
+
+enum class Priority { Urgent = 1, High = 2, Normal = 3, Low = 4 };
+const char* priority_name(Priority p);  // "urgent", "high", …
+
+struct ServerConfig {
+  std::string name = "atendd";
+  std::string address;                 // our From; never a customer
+  std::string reply_address;           // contains "{token}"; empty = use address
+  std::string state_dir = "/var/lib/atendd";
+  std::string database;                // "sqlite:/path" (default: sqlite:STATE_DIR/atendd.db)
+  std::string admin_listen = "127.0.0.1:8025";
+  std::string admin_tokens;            // path
+  std::string secret_file;             // path; its content is `secret`
+  std::string secret;                  // key for reply tokens (generated in state_dir when no file)
+  std::string locale = "pt_BR";
+  std::string templates_dir;           // empty = templates embedded in the binary
+  std::string protocol_format = "{yyyy}{mm}{dd}{seq:6}";
+  std::string subject_tag = "[#{protocol}]";
+  std::string trusted_authserv_id;
+  std::string log_level = "information";
+};
+
+enum class SmtpTls { None, StartTls, Tls };
+
+struct SmtpConfig {
+  std::string host = "127.0.0.1";
+  int port = 25;
+  SmtpTls tls = SmtpTls::None;
+  std::string ca_file;
+  std::string user;
+  std::string password_file;
+  std::string password;  // read from password_file
+  std::string helo;      // EHLO name; empty = the domain of server.address
+  int timeout_seconds = 30;
+  int retry_initial_seconds = 60;    // first retry delay; doubles each attempt
+  int retry_max_seconds = 3600;      // cap of the delay
+  int max_attempts = 20;             // then the mail is marked failed
+};
+
+struct MailboxConfig {
+  std::string id;  // NAME of [mailbox.NAME]
+  std::string url;
+  std::string tls = "starttls";
+  std::string ca_file;
+  std::string user;
+  std::string password_file;
+  std::string password;           // read from password_file
+  std::string oauth2_token_file;
+  std::string oauth2_token;       // read from oauth2_token_file at load time (the poller may
+                                  // re-read the file when the token is refreshed)
+  int poll_seconds = 30;
+  bool idle = true;
+  std::string after = "seen";
+  std::string default_type;
+};
+
+struct AgentConfig {
+  std::string id;  // NAME of [agent.NAME]
+  std::string email;
+  std::string name;
+  std::string department;
+  int level = 0;
+  bool chief = false;
+};
+
+enum class AssignMode { None, Agent, RoundRobin, LeastLoaded };
+
+struct TypeConfig {
+  std::string id;  // NAME of [type.NAME]
+  std::string name;
+  std::vector<std::string> match_to;           // recipient addresses, lower case
+  std::string match_subject;                   // PCRE, may start with (?i)
+  std::vector<std::string> match_mailbox;
+  std::vector<std::string> match_from_domain;  // lower case
+  Priority priority = Priority::Normal;
+  std::string department;
+  AssignMode assign = AssignMode::None;
+  std::string assign_agent;                    // for AssignMode::Agent
+  int first_response_hours = 0;
+  int next_contact_days = 0;
+  std::vector<std::string> watchers;           // addresses
+  bool opening_email = true;
+  bool closing_email = true;
+  int reopen_days = 0;
+  int max_attachment_mb = 25;
+  int level = 0;
+  std::string workflow;
+  std::string templates_dir;                   // overrides for this type; empty = none
+  int order = 0;                               // position in the file: first match wins
+};
+
+struct WorkflowConfig {
+  std::string id;
+  std::vector<std::string> stages;
+};
+
+enum class ChannelKind { WhatsApp, Telegram, Generic };
+
+// [channel.NAME]: a messaging channel whose webhook posts to us and whose API we answer through.
+struct ChannelConfig {
+  std::string id;  // NAME of [channel.NAME]
+  ChannelKind kind = ChannelKind::Generic;
+  std::string secret_file;  // path; its content is `secret` (checks the webhook's signature)
+  std::string secret;
+  std::string send_url;     // http(s) URL of the channel's send API; empty = receive only
+  std::string token_file;   // path; its content is `token` (bearer token for send_url)
+  std::string token;
+};
+
+struct Config {
+  std::string source_file;
+  ServerConfig server;
+  SmtpConfig smtp;
+  std::map<std::string, MailboxConfig> mailboxes;
+  std::map<std::string, AgentConfig> agents;
+  std::vector<TypeConfig> types;  // in file order
+  std::map<std::string, WorkflowConfig> workflows;
+  std::map<std::string, ChannelConfig> channels;
+  std::string default_type;       // [server] default_type, or the first type
+
+  const TypeConfig* type(const std::string& id) const;
+  const AgentConfig* agent(const std::string& id) const;
+  const AgentConfig* agent_by_email(const std::string& address) const;  // case-insensitive
+};
+
+// One thing wrong with a configuration: where and what.
+struct ConfigProblem {
+  std::string file;
+  int line = 0;          // 0 when the problem has no line (a missing section)
+  std::string key;       // "section.key" or "section"
+  std::string message;
+  // "FILE:LINE: KEY: MESSAGE"; ":LINE" is left out when line is 0 and "KEY: " when key is empty.
+  std::string to_string() const;
+};
+
+struct ConfigResult {
+  std::optional<Config> config;        // set only when problems is empty
+  std::vector<ConfigProblem> problems; // all of them, ordered by line
+};
+
+// Reads and validates the INI file. Never throws; an unreadable file is one problem.
+ConfigResult load_config(const std::string& path);
+// Same, from text (for tests and embedded defaults); `name` is used as the file name in problems.
+ConfigResult load_config_text(const std::string& text, const std::string& name,
+                              const std::string& base_dir = ".");
+
+}  // namespace atendd

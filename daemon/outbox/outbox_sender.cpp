@@ -1,0 +1,61 @@
+// outbox_sender.cpp — see outbox_sender.h.
+#include "daemon/outbox/outbox_sender.h"
+
+#include <algorithm>
+
+namespace atendd {
+
+namespace {
+constexpr int kLeaseSeconds = 300;  // a sender that dies mid-batch frees its mails after this
+}
+
+OutboxSender::OutboxSender(Store& store, const SmtpConfig& smtp, const std::string& helo, const Clock& clock,
+                           Poco::Logger& log)
+    : store_(store), config_(smtp), smtp_(smtp, helo), clock_(clock), log_(log) {}
+
+Timestamp OutboxSender::backoff_seconds(int attempts) const {
+  Timestamp delay = std::max(1, config_.retry_initial_seconds);
+  for (int i = 1; i < attempts && delay < config_.retry_max_seconds; ++i) delay *= 2;
+  return std::min<Timestamp>(delay, std::max(1, config_.retry_max_seconds));
+}
+
+DrainResult OutboxSender::drain_due(int batch_size) {
+  DrainResult result;
+  for (;;) {
+    auto batch = store_.claim_due_outbox(clock_.now(), batch_size, kLeaseSeconds);
+    if (batch.empty()) return result;
+    bool server_trouble = false;
+    for (auto& mail : batch) {
+      if (server_trouble) {
+        // Give back what this round will not try: no attempt was made.
+        store_.release_outbox(mail.id);
+        continue;
+      }
+      try {
+        smtp_.send(mail.mail_from, mail.recipients, mail.raw);
+        store_.mark_outbox_sent(mail.id, clock_.now());
+        ++result.sent;
+        log_.information("outbox " + std::to_string(mail.id) + " sent: " + mail.template_name + " to " +
+                         (mail.recipients.empty() ? std::string("nobody") : mail.recipients.front()) + " <" +
+                         mail.message_id + ">");
+      } catch (const SmtpFailure& e) {
+        if (e.permanent() || mail.attempts >= config_.max_attempts) {
+          store_.mark_outbox_failed(mail.id, e.what());
+          ++result.failed;
+          log_.error("outbox " + std::to_string(mail.id) + " failed for good after " +
+                     std::to_string(mail.attempts) + " attempts: " + e.what());
+        } else {
+          const Timestamp next = clock_.now() + backoff_seconds(mail.attempts);
+          store_.mark_outbox_retry(mail.id, e.what(), next);
+          ++result.retried;
+          server_trouble = !smtp_.connected();
+          log_.warning("outbox " + std::to_string(mail.id) + " not sent (attempt " + std::to_string(mail.attempts) +
+                       "), next try in " + std::to_string(next - clock_.now()) + " s: " + e.what());
+        }
+      }
+    }
+    if (server_trouble) return result;
+  }
+}
+
+}  // namespace atendd

@@ -1,0 +1,170 @@
+// outbox_writer.cpp — see outbox_writer.h.
+#include "daemon/outbox/outbox_writer.h"
+
+#include <ctime>
+
+#include <Poco/RandomStream.h>
+
+#include "daemon/outbox/mail_composer.h"
+
+namespace atendd {
+
+namespace mustache = kainjow::mustache;
+
+namespace {
+
+std::string replace_all(std::string text, const std::string& what, const std::string& with) {
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + with.size()))
+    text.replace(at, what.size(), with);
+  return text;
+}
+
+std::string domain_of(const std::string& address) {
+  const auto at = address.rfind('@');
+  return at == std::string::npos ? "atendd.invalid" : address.substr(at + 1);
+}
+
+std::string random_hex(size_t bytes) {
+  Poco::RandomInputStream random;
+  static const char* hex = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < bytes; ++i) {
+    const unsigned char c = static_cast<unsigned char>(random.get());
+    out += hex[c >> 4];
+    out += hex[c & 15];
+  }
+  return out;
+}
+
+std::string human_size(std::int64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  if (bytes < 1024 * 1024) return std::to_string(bytes / 1024) + " KB";
+  return std::to_string(bytes / (1024 * 1024)) + " MB";
+}
+
+}  // namespace
+
+std::string reply_address_for(const ServerConfig& server, const std::string& token) {
+  if (server.reply_address.empty()) return server.address;
+  return replace_all(server.reply_address, "{token}", token);
+}
+
+std::string subject_tag_for(const ServerConfig& server, const std::string& protocol) {
+  return replace_all(server.subject_tag, "{protocol}", protocol);
+}
+
+std::string format_date_for(const std::string& locale, Timestamp at) {
+  std::time_t t = static_cast<std::time_t>(at);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buffer[32];
+  std::strftime(buffer, sizeof buffer, locale == "pt_BR" ? "%d/%m/%Y %H:%M" : "%Y-%m-%d %H:%M", &utc);
+  return buffer;
+}
+
+OutboxWriter::OutboxWriter(Store& store, const BlobStore& blobs, const Config& config, const Renderer& renderer,
+                           const Clock& clock)
+    : store_(store), blobs_(blobs), config_(config), renderer_(renderer), clock_(clock) {}
+
+std::vector<std::int64_t> OutboxWriter::queue(const Ticket& ticket, const InboundMessage& message,
+                                              const std::vector<OutgoingMail>& mails) {
+  std::vector<std::int64_t> ids;
+  if (mails.empty()) return ids;
+  const ServerConfig& server = config_.server;
+  const ParsedMessage& parsed = message.parsed;
+  const Timestamp now = clock_.now();
+  const Contact customer = store_.contact(ticket.contact_id).value_or(Contact{});
+  const TypeConfig* type = config_.type(ticket.type_id);
+  const AgentConfig* responsible = config_.agent(ticket.responsible);
+
+  mustache::data context;
+  mustache::data server_data;
+  server_data.set("name", server.name);
+  server_data.set("address", server.address);
+  context.set("server", server_data);
+  context.set("protocol", ticket.protocol);
+  mustache::data ticket_data;
+  ticket_data.set("subject", ticket.subject);
+  ticket_data.set("status", status_name(ticket.status));
+  ticket_data.set("priority", priority_name(static_cast<Priority>(ticket.priority)));
+  ticket_data.set("type_name", type ? type->name : ticket.type_id);
+  ticket_data.set("department", ticket.department);
+  ticket_data.set("opened_at", format_date_for(server.locale, ticket.opened_at));
+  ticket_data.set("responsible_name", responsible ? responsible->name : "");
+  context.set("ticket", ticket_data);
+  mustache::data customer_data;
+  customer_data.set("name", customer.name);
+  customer_data.set("address", customer.address);
+  context.set("customer", customer_data);
+  mustache::data message_data;
+  message_data.set("text", parsed.text);
+  message_data.set("from", customer.name.empty() ? customer.address : customer.name + " <" + customer.address + ">");
+  mustache::data files{mustache::data::type::list};
+  for (const auto& attachment : message.attachments) {
+    mustache::data file;
+    file.set("filename", attachment.filename);
+    file.set("size", human_size(attachment.size));
+    files.push_back(file);
+  }
+  message_data.set("attachments", files);
+  context.set("message", message_data);
+  context.set("has_attachments", message.attachments.empty() ? mustache::data::type::bool_false
+                                                             : mustache::data::type::bool_true);
+
+  std::vector<std::string> references = parsed.references;
+  if (!parsed.message_id.empty()) references.push_back(parsed.message_id);
+  const std::string reply_to = reply_address_for(server, ticket.reply_token);
+
+  for (const auto& mail : mails) {
+    mustache::data mail_context = context;
+    if (mail.audience == OutgoingMail::Audience::Agent) {
+      const AgentConfig* agent = config_.agent(mail.agent_id);
+      mustache::data agent_data;
+      agent_data.set("name", agent ? agent->name : "");
+      agent_data.set("address", agent ? agent->email : "");
+      mail_context.set("agent", agent_data);
+    }
+    const RenderedMail rendered = renderer_.render(mail.template_name, ticket.type_id, mail_context);
+
+    MailParts parts;
+    parts.from = {server.address, server.name};
+    parts.to = mail.to;
+    parts.reply_to = Address{reply_to, server.name};
+    parts.subject = subject_tag_for(server, ticket.protocol) + " " + rendered.subject;
+    parts.text = rendered.text;
+    parts.html = rendered.html;
+    parts.message_id = "atendd." + ticket.protocol + "." + mail.template_name + "." + random_hex(8) + "@" +
+                       domain_of(server.address);
+    parts.in_reply_to = parsed.message_id;
+    parts.references = references;
+    parts.auto_submitted = mail.audience == OutgoingMail::Audience::Customer ? "auto-replied" : "auto-generated";
+    parts.x_loop = server.address;
+    parts.extra_headers.push_back({"X-Atendd-Protocol", ticket.protocol});
+    parts.date = now;
+    if (mail.include_attachments) {
+      for (const auto& attachment : message.attachments) {
+        auto data = blobs_.get(attachment.sha256);
+        if (data) parts.files.push_back({attachment.filename, attachment.content_type, std::move(*data)});
+      }
+    }
+
+    OutboxMail queued;
+    queued.ticket_id = ticket.id;
+    queued.template_name = mail.template_name;
+    queued.mail_from = server.address;
+    for (const auto& to : mail.to) queued.recipients.push_back(to.address);
+    queued.message_id = parts.message_id;
+    queued.raw = compose_mail(parts);
+    queued.state = OutboxState::Pending;
+    queued.next_attempt_at = now;
+    queued.created_at = now;
+    ids.push_back(store_.add_outbox(queued));
+
+    std::string recipients;
+    for (const auto& r : queued.recipients) recipients += (recipients.empty() ? "" : ", ") + r;
+    store_.add_history({0, ticket.id, now, "system", "mail_queued", mail.template_name, recipients, ""});
+  }
+  return ids;
+}
+
+}  // namespace atendd

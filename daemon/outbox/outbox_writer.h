@@ -1,0 +1,42 @@
+// outbox_writer.h — turns the engine's OutgoingMail effects into rendered, composed mails in the
+// outbox, inside the caller's transaction (so a ticket and its mails commit together), and
+// records each queued mail in the ticket's history. It never talks to a mail server.
+#pragma once
+
+#include <vector>
+
+#include "daemon/config/config.h"
+#include "daemon/outbox/renderer.h"
+#include "daemon/tickets/clock.h"
+#include "daemon/tickets/engine.h"
+#include "storage/blob_store.h"
+#include "storage/store.h"
+
+namespace atendd {
+
+class OutboxWriter {
+ public:
+  OutboxWriter(Store& store, const BlobStore& blobs, const Config& config, const Renderer& renderer,
+               const Clock& clock);
+
+  // Queues every mail of `mails` for `ticket`; `message` is the inbound message they answer or
+  // relay. Returns the outbox ids.
+  std::vector<std::int64_t> queue(const Ticket& ticket, const InboundMessage& message,
+                                  const std::vector<OutgoingMail>& mails);
+
+ private:
+  Store& store_;
+  const BlobStore& blobs_;
+  const Config& config_;
+  const Renderer& renderer_;
+  const Clock& clock_;
+};
+
+// "suporte+TOKEN@example.com" from the configured reply_address, or the server address.
+std::string reply_address_for(const ServerConfig& server, const std::string& token);
+// "[#PROTOCOL]" from the configured subject_tag.
+std::string subject_tag_for(const ServerConfig& server, const std::string& protocol);
+// Formats a timestamp for templates: "dd/mm/yyyy HH:MM" (pt_BR) or "yyyy-mm-dd HH:MM" (UTC).
+std::string format_date_for(const std::string& locale, Timestamp at);
+
+}  // namespace atendd

@@ -1,0 +1,66 @@
+// inbound.h — the whole inbound path for one raw message: journal check, parse (once), loop
+// guard, type routing, ticket engine, outbox — all in one store transaction (invariant 1), and
+// recognised as already done when the same message comes again (invariant 2).
+// Sources (deliver, IMAP, webhooks) hand raw bytes here and act on the Outcome.
+#pragma once
+
+#include <string>
+
+#include <Poco/Logger.h>
+
+#include "daemon/config/config.h"
+#include "daemon/outbox/renderer.h"
+#include "daemon/pipeline/type_router.h"
+#include "daemon/tickets/clock.h"
+#include "storage/blob_store.h"
+#include "storage/store.h"
+
+namespace atendd {
+
+struct RawMessage {
+  std::string bytes;
+  std::string source = "deliver";  // "deliver", "imap", "webhook"
+  std::string mailbox;
+  std::int64_t uidvalidity = 0;    // IMAP only
+  std::int64_t uid = 0;            // IMAP only
+};
+
+struct Outcome {
+  enum class Kind {
+    TicketCreated,  // a new ticket with its article and mails
+    Duplicate,      // already done earlier: nothing changed
+    Ignored,        // a loop: journalled, nothing else
+    Rejected,       // can never be processed (empty input): journalled, raw kept
+    Failed,         // an unexpected error while applying: rolled back, then journalled as
+                    // "failed" with the raw message kept for a later retry
+  };
+  Kind kind = Kind::Failed;
+  std::string protocol;   // the ticket, when there is one
+  std::string detail;     // reason, error, defects
+  std::int64_t journal_id = 0;
+};
+const char* outcome_name(Outcome::Kind kind);
+
+class InboundPipeline {
+ public:
+  InboundPipeline(Store& store, BlobStore& blobs, const Config& config, const Renderer& renderer,
+                  const Clock& clock, Poco::Logger& log);
+
+  // Runs the message through the path. Throws StoreError only for environment failures before
+  // anything was committed (a busy or unwritable store): the caller retries later (exit 75).
+  Outcome process(const RawMessage& raw);
+
+ private:
+  Outcome record_failure(const RawMessage& raw, const std::string& sha256, const std::string& message_id,
+                         Outcome::Kind kind, const std::string& detail);
+
+  Store& store_;
+  BlobStore& blobs_;
+  const Config& config_;
+  const Renderer& renderer_;
+  const Clock& clock_;
+  Poco::Logger& log_;
+  TypeRouter router_;
+};
+
+}  // namespace atendd

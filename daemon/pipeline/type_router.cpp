@@ -1,0 +1,76 @@
+// type_router.cpp — first-match type selection; see type_router.h.
+#include "daemon/pipeline/type_router.h"
+
+#include <algorithm>
+
+#include <Poco/String.h>
+
+namespace atendd {
+
+namespace {
+
+// PCRE has no "(?i)" prefix syntax problem, but we strip it into the option to keep UTF-8 mode on.
+std::unique_ptr<Poco::RegularExpression> compile_subject(const std::string& pattern) {
+  if (pattern.empty()) return nullptr;
+  int options = Poco::RegularExpression::RE_UTF8;
+  std::string body = pattern;
+  if (body.rfind("(?i)", 0) == 0) {
+    options |= Poco::RegularExpression::RE_CASELESS;
+    body = body.substr(4);
+  }
+  return std::make_unique<Poco::RegularExpression>(body, options);
+}
+
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+std::string domain_of(const std::string& address) {
+  const auto at = address.rfind('@');
+  return at == std::string::npos ? std::string() : Poco::toLower(address.substr(at + 1));
+}
+
+}  // namespace
+
+TypeRouter::TypeRouter(const Config& config) : config_(config) {
+  for (const auto& type : config_.types) rules_.push_back({&type, compile_subject(type.match_subject)});
+}
+
+bool TypeRouter::matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox) const {
+  const TypeConfig& type = *rule.type;
+  bool any_rule = false;
+  if (!type.match_mailbox.empty()) {
+    any_rule = true;
+    if (!contains(type.match_mailbox, mailbox)) return false;
+  }
+  if (!type.match_to.empty()) {
+    any_rule = true;
+    bool found = false;
+    for (const auto* list : {&message.to, &message.cc})
+      for (const auto& address : *list)
+        if (contains(type.match_to, Poco::toLower(address.address))) found = true;
+    if (!found) return false;
+  }
+  if (rule.subject) {
+    any_rule = true;
+    Poco::RegularExpression::Match found;
+    if (rule.subject->match(message.subject, found) == 0) return false;  // a search, not anchored
+  }
+  if (!type.match_from_domain.empty()) {
+    any_rule = true;
+    if (!contains(type.match_from_domain, domain_of(message.from.address))) return false;
+  }
+  return any_rule;  // a type with no rule is only ever a default
+}
+
+const TypeConfig* TypeRouter::route(const ParsedMessage& message, const std::string& mailbox) const {
+  for (const auto& rule : rules_)
+    if (matches(rule, message, mailbox)) return rule.type;
+  auto box = config_.mailboxes.find(mailbox);
+  if (box != config_.mailboxes.end() && !box->second.default_type.empty())
+    if (const TypeConfig* type = config_.type(box->second.default_type)) return type;
+  if (const TypeConfig* type = config_.type(config_.default_type)) return type;
+  return config_.types.empty() ? nullptr : &config_.types.front();
+}
+
+}  // namespace atendd

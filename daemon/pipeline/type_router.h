@@ -1,0 +1,35 @@
+// type_router.h — picks the attendance type ("tipo de atendimento") of a new ticket.
+// The types' match rules (mailbox, recipient, subject pattern, sender domain) are tried in the
+// order of the configuration file; the first type whose every given rule matches wins, and the
+// mailbox's default type, then the configuration's default type, catch the rest.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <Poco/RegularExpression.h>
+
+#include "daemon/config/config.h"
+#include "parsers/message.h"
+
+namespace atendd {
+
+class TypeRouter {
+ public:
+  explicit TypeRouter(const Config& config);  // compiles the subject patterns once
+  // Never returns nullptr: a checked configuration always has a default type.
+  const TypeConfig* route(const ParsedMessage& message, const std::string& mailbox) const;
+
+ private:
+  struct Rule {
+    const TypeConfig* type;
+    std::unique_ptr<Poco::RegularExpression> subject;
+  };
+  bool matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox) const;
+
+  const Config& config_;
+  std::vector<Rule> rules_;
+};
+
+}  // namespace atendd

@@ -1,0 +1,29 @@
+// runtime.cpp — see runtime.h.
+#include "daemon/runtime.h"
+
+#include <Poco/File.h>
+
+namespace atendd {
+
+std::unique_ptr<Renderer> make_renderer(const Config& config) {
+  auto renderer = std::make_unique<Renderer>(config.server.templates_dir, config.server.locale);
+  for (const auto& type : config.types)
+    if (!type.templates_dir.empty()) renderer->add_type_overrides(type.id, type.templates_dir);
+  return renderer;
+}
+
+Runtime::Runtime(const Config& config, Poco::Logger& log)
+    : config_(config),
+      store_((Poco::File(config.server.state_dir).createDirectories(), open_store(config.server.database))),
+      blobs_(config.server.state_dir),
+      renderer_(make_renderer(config)) {
+  log.debug("state in " + config.server.state_dir + ", database " + config.server.database);
+}
+
+std::string Runtime::helo() const {
+  if (!config_.smtp.helo.empty()) return config_.smtp.helo;
+  const auto at = config_.server.address.rfind('@');
+  return at == std::string::npos ? std::string("localhost") : config_.server.address.substr(at + 1);
+}
+
+}  // namespace atendd

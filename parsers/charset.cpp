@@ -1,0 +1,284 @@
+// charset.cpp — iconv-based conversion to UTF-8 with the aliases and wrong labels of real mail.
+// Must never lose text silently: an invalid byte becomes U+FFFD, an unknown charset falls back
+// to a guess, and every iconv handle is closed on every path.
+#include "parsers/charset.h"
+
+#include <iconv.h>
+#include <uchardet/uchardet.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+namespace atendd {
+namespace {
+
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when it is ill-formed.
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  std::size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto d = static_cast<unsigned char>(s[i + k]);
+    if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return 0;
+  }
+  return len;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Runs iconv over `bytes`. strict: fail on the first invalid byte. Otherwise each invalid or
+// truncated sequence becomes U+FFFD and conversion goes on with the next byte.
+std::optional<std::string> run_iconv(std::string_view bytes, const std::string& charset, bool strict,
+                                     bool* lossy) {
+  iconv_t cd = iconv_open("UTF-8", charset.c_str());
+  if (cd == reinterpret_cast<iconv_t>(-1)) return std::nullopt;
+  std::string out;
+  out.reserve(bytes.size() + bytes.size() / 2 + 16);
+  char buffer[8192];
+  char* in = const_cast<char*>(bytes.data());
+  std::size_t in_left = bytes.size();
+  bool failed = false;
+  while (true) {
+    char* out_ptr = buffer;
+    std::size_t out_left = sizeof buffer;
+    const bool flushing = in_left == 0;
+    const std::size_t rc = flushing ? iconv(cd, nullptr, nullptr, &out_ptr, &out_left)
+                                    : iconv(cd, &in, &in_left, &out_ptr, &out_left);
+    out.append(buffer, static_cast<std::size_t>(out_ptr - buffer));
+    if (rc != static_cast<std::size_t>(-1)) {
+      if (flushing) break;
+      continue;
+    }
+    if (errno == E2BIG) continue;
+    if (errno == EILSEQ || errno == EINVAL) {
+      if (strict || flushing) {
+        failed = true;
+        break;
+      }
+      if (lossy) *lossy = true;
+      out.append(kReplacement);
+      ++in;
+      --in_left;
+      iconv(cd, nullptr, nullptr, nullptr, nullptr);  // reset shift state
+      continue;
+    }
+    failed = true;
+    break;
+  }
+  iconv_close(cd);
+  if (failed && strict) return std::nullopt;
+  return out;
+}
+
+std::string windows_1252_to_utf8(std::string_view bytes) {
+  // windows-1252 leaves 0x81 0x8D 0x8F 0x90 0x9D undefined; read those as Latin-1 controls
+  // rather than failing the whole text.
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= bytes.size(); ++i) {
+    const bool at_end = i == bytes.size();
+    const auto c = at_end ? 0 : static_cast<unsigned char>(bytes[i]);
+    if (at_end || c == 0x81 || c == 0x8D || c == 0x8F || c == 0x90 || c == 0x9D) {
+      if (i > start) {
+        auto part = run_iconv(bytes.substr(start, i - start), "WINDOWS-1252", false, nullptr);
+        if (part) out += *part;
+      }
+      if (!at_end) {
+        out += static_cast<char>(0xC2);
+        out += static_cast<char>(c);
+      }
+      start = i + 1;
+    }
+  }
+  return out;
+}
+
+bool has_c1_bytes(std::string_view bytes) {
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80 && c <= 0x9F) return true;
+  }
+  return false;
+}
+
+std::string detect_charset(std::string_view bytes) {
+  uchardet_t ud = uchardet_new();
+  if (!ud) return {};
+  // A guess needs a sample, not the whole of a big part.
+  const std::size_t sample = bytes.size() < 256 * 1024 ? bytes.size() : 256 * 1024;
+  std::string result;
+  if (uchardet_handle_data(ud, bytes.data(), sample) == 0) {
+    uchardet_data_end(ud);
+    const char* cs = uchardet_get_charset(ud);
+    if (cs) result = cs;
+  }
+  uchardet_delete(ud);
+  return result;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view bytes) {
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t n = utf8_sequence_length(bytes, i);
+    if (n == 0) return false;
+    i += n;
+  }
+  return true;
+}
+
+bool is_ascii(std::string_view bytes) {
+  for (char c : bytes)
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  return true;
+}
+
+std::string sanitize_utf8(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size());
+  for (std::size_t i = 0; i < bytes.size();) {
+    const std::size_t n = utf8_sequence_length(bytes, i);
+    if (n == 0) {
+      out.append(kReplacement);
+      ++i;
+    } else {
+      out.append(bytes.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+std::string canonical_charset(std::string_view label) {
+  std::string cs = lower(label);
+  while (!cs.empty() && (cs.front() == '"' || cs.front() == '\'' || std::isspace(static_cast<unsigned char>(cs.front()))))
+    cs.erase(cs.begin());
+  while (!cs.empty() && (cs.back() == '"' || cs.back() == '\'' || std::isspace(static_cast<unsigned char>(cs.back()))))
+    cs.pop_back();
+  if (const auto star = cs.find('*'); star != std::string::npos) cs.erase(star);  // RFC 2231 language
+  // "utf-8 Content-Transfer-Encoding: 7bit": a folded header line glued onto the label.
+  if (const auto blank = cs.find_first_of(" \t;"); blank != std::string::npos) cs.erase(blank);
+  if (cs.empty()) return cs;
+  if (cs == "ks_c_5601-1987" || cs == "ks_c_5601" || cs == "euc-kr" || cs == "ks_c_5601-1989" ||
+      cs == "korean")
+    return "CP949";
+  if (cs == "gb2312" || cs == "gbk" || cs == "x-gbk" || cs == "gb_2312-80" || cs == "euc-cn" ||
+      cs == "cn-gb" || cs == "chinese")
+    return "GB18030";
+  if (cs == "big5" || cs == "big-5" || cs == "x-x-big5") return "BIG5-HKSCS";
+  if (cs == "shift_jis" || cs == "shift-jis" || cs == "sjis" || cs == "x-sjis" || cs == "ms_kanji" ||
+      cs == "windows-31j" || cs == "cp932")
+    return "CP932";
+  if (cs == "utf8" || cs == "utf-8" || cs == "unicode-1-1-utf-8") return "UTF-8";
+  if (cs == "unicode-1-1-utf-7" || cs == "utf7") return "UTF-7";
+  if (cs == "latin1" || cs == "latin-1" || cs == "l1" || cs == "iso8859-1" || cs == "iso_8859-1" ||
+      cs == "iso-8859-1")
+    return "ISO-8859-1";
+  if (cs == "us-ascii" || cs == "ascii" || cs == "ansi_x3.4-1968" || cs == "us" || cs == "default" ||
+      cs == "none" || cs == "unknown" || cs == "unknown-8bit" || cs == "x-unknown" || cs == "8bit" ||
+      cs == "x-user-defined")
+    return "US-ASCII";
+  if (cs == "x-mac-roman" || cs == "macintosh" || cs == "mac") return "MACINTOSH";
+  if (cs.rfind("cp-", 0) == 0) return "CP" + cs.substr(3);
+  if (cs.rfind("x-cp", 0) == 0) return "CP" + cs.substr(4);
+  if (cs.rfind("iso8859-", 0) == 0) return "ISO-8859-" + cs.substr(8);
+  return cs;
+}
+
+std::optional<std::string> convert_strict(std::string_view bytes, std::string_view charset) {
+  const std::string cs = canonical_charset(charset);
+  if (cs.empty()) return std::nullopt;
+  if (cs == "UTF-8") {
+    if (is_valid_utf8(bytes)) return std::string(bytes);
+    return std::nullopt;
+  }
+  if (cs == "US-ASCII") {
+    if (is_ascii(bytes)) return std::string(bytes);
+    return std::nullopt;
+  }
+  return run_iconv(bytes, cs, true, nullptr);
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset, bool* lossy) {
+  if (lossy) *lossy = false;
+  const std::string cs = canonical_charset(charset);
+  // Plain ASCII reads the same in every charset we accept, except the stateful ISO-2022 and
+  // UTF-7 families, which are 7-bit by design.
+  const bool seven_bit_charset = cs.rfind("ISO-2022", 0) == 0 || cs.rfind("iso-2022", 0) == 0 ||
+                                 cs == "UTF-7" || cs == "hz-gb-2312";
+  if (is_ascii(bytes) && !seven_bit_charset) return std::string(bytes);
+  if (cs.empty() || cs == "US-ASCII") {
+    // Labelled us-ascii (or nothing) but 8-bit: the usual lie is UTF-8, else a Western legacy
+    // charset.
+    if (is_valid_utf8(bytes)) return std::string(bytes);
+    return guess_to_utf8(bytes);
+  }
+  if (cs == "UTF-8") {
+    if (is_valid_utf8(bytes)) return std::string(bytes);
+    if (lossy) *lossy = true;
+    return sanitize_utf8(bytes);
+  }
+  if (cs == "ISO-8859-1") {
+    if (has_c1_bytes(bytes)) return windows_1252_to_utf8(bytes);
+    if (auto r = run_iconv(bytes, cs, true, nullptr)) return *r;
+  }
+  if (cs == "iso-2022-jp" || cs == "ISO-2022-JP") {
+    if (auto r = run_iconv(bytes, "ISO-2022-JP-2", true, nullptr)) return *r;
+    if (!is_ascii(bytes)) {
+      // Shift_JIS (or EUC-JP) bytes under an ISO-2022-JP label.
+      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return *r;
+      if (auto r = run_iconv(bytes, "EUC-JP", true, nullptr)) return *r;
+    }
+  }
+  if (auto r = run_iconv(bytes, cs, true, nullptr)) return *r;
+  // Invalid somewhere under a known label: the text may really be UTF-8 (a common mislabel).
+  if (!is_ascii(bytes) && is_valid_utf8(bytes)) return std::string(bytes);
+  if (auto r = run_iconv(bytes, cs, false, lossy)) return *r;
+  // The label is not a charset iconv knows.
+  if (lossy) *lossy = true;
+  return guess_to_utf8(bytes);
+}
+
+std::string guess_to_utf8(std::string_view bytes, std::string_view hint) {
+  if (is_valid_utf8(bytes)) return std::string(bytes);
+  const std::string cs = canonical_charset(hint);
+  if (!cs.empty() && cs != "US-ASCII" && cs != "UTF-8") {
+    if (cs == "iso-2022-jp" || cs == "ISO-2022-JP") {
+      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return *r;
+    } else if (cs == "ISO-8859-1" || cs == "windows-1252") {
+      // Any byte "converts" from a single-byte Western charset; ask uchardet first below.
+    } else if (auto r = run_iconv(bytes, cs, true, nullptr)) {
+      return *r;
+    }
+  }
+  const std::string detected = detect_charset(bytes);
+  if (!detected.empty() && lower(detected) != "ascii" && lower(detected) != "utf-8") {
+    if (auto r = run_iconv(bytes, canonical_charset(detected), true, nullptr)) return *r;
+  }
+  return windows_1252_to_utf8(bytes);
+}
+
+}  // namespace atendd

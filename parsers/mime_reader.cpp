@@ -1,0 +1,806 @@
+// mime_reader.cpp — raw RFC 5322 bytes to ParsedMessage: our own header reader (mbox line,
+// junk lines, 8-bit bytes), mimetic for the MIME tree, and body/attachment selection around it.
+// Never throws and never aborts on content; work is bounded on giant or hostile input
+// (DESIGN.md, invariant 4). Every oddity found is named in ParsedMessage::defects.
+#include "parsers/mime_reader.h"
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <mimetic/mimetic.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <sstream>
+
+#include "parsers/address_list.h"
+#include "parsers/charset.h"
+#include "parsers/date_time.h"
+#include "parsers/encoded_words.h"
+#include "parsers/html_text.h"
+#include "parsers/transfer_encoding.h"
+
+namespace atendd {
+namespace {
+
+constexpr std::size_t kMaxMessageBytes = 64u * 1024 * 1024;  // larger input is cut here
+constexpr std::size_t kMaxHeaderBytes = 1024 * 1024;         // a header block past this is junk
+constexpr std::size_t kMaxHeaderLines = 20000;
+constexpr std::size_t kMaxMultipartCount = 400;  // mimetic recurses once per nested multipart
+constexpr int kMaxDepth = 50;
+constexpr std::size_t kMaxAttachments = 1000;
+constexpr std::size_t kMaxIds = 500;
+
+struct RawHeader {
+  std::string name;
+  std::string value;  // unfolded, trimmed, raw bytes
+};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+void add_defect(std::vector<std::string>& defects, std::string defect) {
+  if (defects.size() >= 100) return;
+  if (std::find(defects.begin(), defects.end(), defect) == defects.end()) defects.push_back(std::move(defect));
+}
+
+// ---- header block ---------------------------------------------------------------------------
+
+struct HeaderBlock {
+  std::vector<RawHeader> headers;
+  std::string_view body;
+};
+
+// A field name: printable ASCII without ':' (RFC 5322 2.2), optionally followed by blanks.
+std::size_t field_name_length(std::string_view line) {
+  const std::size_t colon = line.find(':');
+  if (colon == std::string_view::npos || colon == 0 || colon > 200) return 0;
+  std::size_t end = colon;
+  while (end > 0 && (line[end - 1] == ' ' || line[end - 1] == '\t')) --end;
+  if (end == 0) return 0;
+  for (std::size_t i = 0; i < end; ++i) {
+    const auto c = static_cast<unsigned char>(line[i]);
+    if (c < 33 || c > 126) return 0;
+  }
+  return colon;
+}
+
+HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& defects) {
+  struct Line {
+    std::string_view text;  // without line ending
+    std::size_t next;       // offset after the line ending
+    enum Kind { Field, Continuation, Junk } kind;
+  };
+  std::vector<Line> lines;
+  std::size_t pos = 0;
+  std::size_t body_start = raw.size();
+  bool found_end = false;
+  while (pos < raw.size()) {
+    const std::size_t nl = raw.find('\n', pos);
+    const std::size_t end = nl == std::string_view::npos ? raw.size() : nl;
+    const std::size_t next = nl == std::string_view::npos ? raw.size() : nl + 1;
+    std::string_view text = raw.substr(pos, end - pos);
+    if (!text.empty() && text.back() == '\r') text.remove_suffix(1);
+    if (text.empty()) {
+      body_start = next;
+      found_end = true;
+      break;
+    }
+    if (pos > kMaxHeaderBytes || lines.size() >= kMaxHeaderLines) {
+      add_defect(defects, "header too long");
+      body_start = pos;
+      found_end = true;
+      break;
+    }
+    Line::Kind kind = Line::Junk;
+    if (text.front() == ' ' || text.front() == '\t') kind = Line::Continuation;
+    else if (field_name_length(text) > 0) kind = Line::Field;
+    lines.push_back(Line{text, next, kind});
+    pos = next;
+  }
+  (void)found_end;
+
+  // A line that is no header field: junk when header fields follow it, else the start of a body
+  // that lacks its blank separator line.
+  std::size_t last_field = lines.size();
+  for (std::size_t i = lines.size(); i-- > 0;)
+    if (lines[i].kind == Line::Field) {
+      last_field = i;
+      break;
+    }
+
+  HeaderBlock block;
+  bool current_valid = false;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const Line& line = lines[i];
+    if (line.kind == Line::Junk || last_field == lines.size()) {
+      if (last_field == lines.size() || i > last_field) {
+        // Everything from here on is body.
+        add_defect(defects, last_field == lines.size() && i == 0 ? "no header fields"
+                                                                   : "missing blank line after header");
+        body_start = static_cast<std::size_t>(line.text.data() - raw.data());
+        break;
+      }
+      add_defect(defects, "header line without colon");
+      current_valid = false;
+      continue;
+    }
+    if (line.kind == Line::Continuation) {
+      if (current_valid) {
+        block.headers.back().value += ' ';
+        block.headers.back().value.append(trim(line.text));
+      } else {
+        add_defect(defects, "continuation line without header");
+      }
+      continue;
+    }
+    const std::size_t colon = field_name_length(line.text);
+    RawHeader header;
+    header.name = std::string(trim(line.text.substr(0, colon)));
+    header.value = std::string(trim(line.text.substr(colon + 1)));
+    block.headers.push_back(std::move(header));
+    current_valid = true;
+  }
+  for (auto& h : block.headers) {
+    if (h.value.find('\0') != std::string::npos) {
+      add_defect(defects, "NUL byte in header");
+      h.value.erase(std::remove(h.value.begin(), h.value.end(), '\0'), h.value.end());
+    }
+    h.value = std::string(trim(h.value));
+  }
+  block.body = raw.substr(std::min(body_start, raw.size()));
+  return block;
+}
+
+const RawHeader* find_header(const std::vector<RawHeader>& headers, std::string_view name) {
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) return &h;
+  return nullptr;
+}
+
+std::vector<const RawHeader*> find_headers(const std::vector<RawHeader>& headers, std::string_view name) {
+  std::vector<const RawHeader*> found;
+  for (const auto& h : headers)
+    if (iequals(h.name, name)) found.push_back(&h);
+  return found;
+}
+
+// ---- MIME tree ------------------------------------------------------------------------------
+
+struct PartInfo {
+  MimeField type;         // value "" when the part has no Content-Type
+  MimeField disposition;
+  std::string encoding;   // lower case
+  std::string content_id;
+  std::string description;
+};
+
+std::string strip_angles(std::string_view id) {
+  id = trim(id);
+  if (!id.empty() && id.front() == '<') id.remove_prefix(1);
+  if (!id.empty() && id.back() == '>') id.remove_suffix(1);
+  return std::string(trim(id));
+}
+
+PartInfo part_info(const mimetic::MimeEntity& entity, std::string_view fallback_charset) {
+  PartInfo info;
+  for (const auto& field : entity.header()) {
+    const std::string name = lower(std::string(field.name().begin(), field.name().end()));
+    const std::string value = field.value();
+    if (name == "content-type" && info.type.value.empty()) {
+      info.type = parse_mime_field(value, fallback_charset);
+    } else if (name == "content-disposition" && info.disposition.value.empty()) {
+      info.disposition = parse_mime_field(value, fallback_charset);
+    } else if (name == "content-transfer-encoding" && info.encoding.empty()) {
+      info.encoding = lower(trim(value));
+    } else if (name == "content-id" && info.content_id.empty()) {
+      info.content_id = strip_angles(value);
+    } else if (name == "content-description" && info.description.empty()) {
+      info.description = decode_header_text(value, fallback_charset);
+    }
+  }
+  if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
+  return info;
+}
+
+// Message-level MIME fields come from our own header reader, not mimetic's.
+PartInfo top_part_info(const std::vector<RawHeader>& headers, std::string_view fallback_charset) {
+  PartInfo info;
+  if (const auto* h = find_header(headers, "Content-Type")) info.type = parse_mime_field(h->value, fallback_charset);
+  if (const auto* h = find_header(headers, "Content-Disposition"))
+    info.disposition = parse_mime_field(h->value, fallback_charset);
+  if (const auto* h = find_header(headers, "Content-Transfer-Encoding")) info.encoding = lower(trim(h->value));
+  if (const auto* h = find_header(headers, "Content-ID")) info.content_id = strip_angles(h->value);
+  if (const auto* h = find_header(headers, "Content-Description"))
+    info.description = decode_header_text(h->value, fallback_charset);
+  if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
+  return info;
+}
+
+std::string decode_body(std::string_view body, const std::string& encoding, std::string* uu_name,
+                        std::vector<std::string>& defects) {
+  if (encoding == "base64") {
+    bool damaged = false;
+    std::string out = decode_base64(body, &damaged);
+    if (damaged) add_defect(defects, "invalid characters in base64 body");
+    return out;
+  }
+  if (encoding == "quoted-printable") return decode_quoted_printable(body);
+  if (encoding == "x-uuencode" || encoding == "uuencode" || encoding == "x-uue")
+    return decode_uuencode_body(body, uu_name);
+  if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary")
+    add_defect(defects, "unknown Content-Transfer-Encoding");
+  return std::string(body);
+}
+
+// A piece of the message's body in document order: plain text, HTML, or both (alternative).
+struct BodySegment {
+  std::optional<std::string> plain;
+  std::optional<std::string> html;
+};
+
+class TreeWalker {
+ public:
+  TreeWalker(ParsedMessage& message, std::string_view fallback_charset, std::string_view clean_message)
+      : message_(message), fallback_charset_(fallback_charset), clean_message_(clean_message) {}
+
+  void walk(const mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
+            bool related_resource, int depth, std::string_view default_type = "text/plain");
+
+  bool saw_delivery_status = false;
+  bool saw_report = false;
+
+ private:
+  void leaf(std::string_view raw_body, const PartInfo& info, const std::string& type,
+            std::vector<BodySegment>& body, bool related_resource);
+  void add_attachment(Attachment attachment);
+  void attach_message(const mimetic::MimeEntity& entity, const PartInfo& info, bool related_resource);
+
+  ParsedMessage& message_;
+  std::string fallback_charset_;
+  std::string_view clean_message_;
+};
+
+void TreeWalker::add_attachment(Attachment attachment) {
+  if (message_.attachments.size() >= kMaxAttachments) {
+    add_defect(message_.defects, "too many attachments");
+    return;
+  }
+  // File names are for display: no line breaks or other control characters.
+  for (auto& c : attachment.filename)
+    if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+  attachment.filename = std::string(trim(attachment.filename));
+  message_.attachments.push_back(std::move(attachment));
+}
+
+std::string filename_of(const PartInfo& info) {
+  std::string name = info.disposition.param("filename");
+  if (name.empty()) name = info.type.param("name");
+  return name;
+}
+
+void TreeWalker::attach_message(const mimetic::MimeEntity& entity, const PartInfo& info,
+                                bool related_resource) {
+  Attachment a;
+  a.content_type = info.type.value.empty() ? "message/rfc822" : info.type.value;
+  a.content_id = info.content_id;
+  a.inline_part = related_resource || info.disposition.value == "inline";
+  a.filename = filename_of(info);
+  const auto& parts = entity.body().parts();
+  if (!parts.empty() && parts.front()) {
+    const mimetic::MimeEntity& inner = *parts.front();
+    if (a.filename.empty()) {
+      for (const auto& field : inner.header()) {
+        if (iequals(std::string(field.name().begin(), field.name().end()), "subject")) {
+          a.filename = std::string(trim(decode_header_text(field.value(), fallback_charset_)));
+          break;
+        }
+      }
+      if (a.filename.empty()) a.filename = info.description;
+      if (!a.filename.empty()) a.filename += ".eml";
+    }
+    try {
+      std::ostringstream os;
+      os << inner;
+      a.data = os.str();
+    } catch (...) {
+      add_defect(message_.defects, "unreadable attached message");
+    }
+  } else {
+    a.data = entity.body();
+  }
+  if (a.filename.empty() && !info.description.empty()) a.filename = info.description + ".eml";
+  if (a.filename.empty()) a.filename = "message.eml";
+  add_attachment(std::move(a));
+}
+
+void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
+                      bool related_resource, int depth, std::string_view default_type) {
+  if (depth > kMaxDepth) {
+    add_defect(message_.defects, "MIME nesting too deep");
+    return;
+  }
+  std::string type = info.type.value.empty() ? std::string(default_type) : info.type.value;
+  if (info.type.value.empty() && depth > 0 && entity.header().empty() && entity.body().empty() &&
+      entity.body().parts().empty())
+    return;  // an empty part (two boundaries in a row)
+
+  if (type.rfind("multipart/", 0) == 0) {
+    const auto& parts = entity.body().parts();
+    const std::string boundary = info.type.param("boundary");
+    if (boundary.empty()) add_defect(message_.defects, "multipart without boundary");
+    if (parts.empty() || boundary.empty()) {
+      // mimetic puts everything into the preamble when the boundary never occurs.
+      std::string text = entity.body().preamble();
+      text += entity.body();
+      text += entity.body().epilogue();
+      if (!boundary.empty()) add_defect(message_.defects, "multipart boundary never found");
+      if (!trim(text).empty()) {
+        PartInfo as_text = info;
+        as_text.type.value = "text/plain";
+        leaf(text, as_text, "text/plain", body, related_resource);
+      }
+      return;
+    }
+    if (!boundary.empty() && clean_message_.find("--" + boundary + "--") == std::string_view::npos)
+      add_defect(message_.defects, "unterminated multipart boundary");
+    const std::string subtype = type.substr(10);
+    const std::string child_default = subtype == "digest" ? "message/rfc822" : "text/plain";
+
+    if (subtype == "alternative") {
+      // Keep the first plain and the first HTML alternative (each may be a nested multipart).
+      BodySegment chosen;
+      for (const mimetic::MimeEntity* child : parts) {
+        if (!child) continue;
+        std::vector<BodySegment> alternative;
+        walk(*child, part_info(*child, fallback_charset_), alternative, related_resource, depth + 1, child_default);
+        for (auto& seg : alternative) {
+          if (seg.plain && !chosen.plain) chosen.plain = std::move(seg.plain);
+          if (seg.html && !chosen.html) chosen.html = std::move(seg.html);
+        }
+      }
+      if (chosen.plain || chosen.html) body.push_back(std::move(chosen));
+      return;
+    }
+    if (subtype == "report") {
+      saw_report = true;
+      if (lower(info.type.param("report-type")) == "delivery-status") saw_delivery_status = true;
+    }
+    std::string start_id = strip_angles(info.type.param("start"));
+    bool root_done = false;
+    std::size_t index = 0;
+    for (const mimetic::MimeEntity* child : parts) {
+      if (!child) continue;
+      const PartInfo child_info = part_info(*child, fallback_charset_);
+      bool resource = related_resource;
+      if (subtype == "related") {
+        // The root (the "start" part, else the first) is the body; the rest are its resources.
+        const bool is_root = !root_done && (start_id.empty() || child_info.content_id == start_id);
+        if (is_root) root_done = true;
+        resource = resource || !is_root;
+      }
+      if (subtype == "signed" && index > 0) {
+        // The signature itself: an attachment, never body text.
+        PartInfo sig = child_info;
+        if (sig.disposition.value.empty()) sig.disposition.value = "attachment";
+        walk(*child, sig, body, resource, depth + 1, child_default);
+      } else {
+        walk(*child, child_info, body, resource, depth + 1, child_default);
+      }
+      ++index;
+    }
+    return;
+  }
+
+  if (type == "message/rfc822" || type == "message/global") {
+    attach_message(entity, info, related_resource);
+    return;
+  }
+  leaf(entity.body(), info, type, body, related_resource);
+}
+
+void TreeWalker::leaf(std::string_view raw_body, const PartInfo& info, const std::string& type,
+                      std::vector<BodySegment>& body, bool related_resource) {
+  std::string uu_name;
+  std::string data = decode_body(raw_body, info.encoding, &uu_name, message_.defects);
+  std::string filename = filename_of(info);
+  const bool uuencoded = info.encoding.find("uu") != std::string::npos;
+  const bool is_text = type == "text/plain" || type == "text/html";
+  const bool marked_attachment = info.disposition.value == "attachment";
+  const std::string charset = info.type.param("charset");
+
+  if (is_text && !marked_attachment && filename.empty() && !related_resource && !uuencoded) {
+    bool lossy = false;
+    std::string text = to_utf8(data, charset, &lossy);
+    if (lossy) add_defect(message_.defects, "invalid bytes in " + (charset.empty() ? std::string("body") : charset) + " body");
+    if (type == "text/plain") {
+      std::string remaining;
+      auto files = extract_uuencoded(text, &remaining);
+      if (!files.empty()) {
+        // The uuencoded bytes went through the charset conversion above: decode from the raw.
+        files = extract_uuencoded(data, nullptr);
+        text = std::move(remaining);
+        for (auto& f : files) {
+          Attachment a;
+          a.filename = guess_to_utf8(f.name, charset);
+          a.content_type = "application/octet-stream";
+          a.data = std::move(f.data);
+          add_attachment(std::move(a));
+        }
+      }
+      if (!trim(text).empty()) body.push_back(BodySegment{std::move(text), std::nullopt});
+    } else if (!trim(text).empty()) {
+      body.push_back(BodySegment{std::nullopt, std::move(text)});
+    }
+    return;
+  }
+
+  Attachment a;
+  a.content_type = type;
+  a.content_id = info.content_id;
+  a.inline_part = related_resource || info.disposition.value == "inline";
+  if (filename.empty() && !uu_name.empty()) filename = guess_to_utf8(uu_name, fallback_charset_);
+  if (filename.empty() && type == "message/delivery-status") filename = "delivery-status.txt";
+  if (filename.empty() && type == "application/ms-tnef") filename = "winmail.dat";
+  a.filename = std::move(filename);
+  a.data = std::move(data);
+  if (type == "message/delivery-status") saw_delivery_status = true;
+  add_attachment(std::move(a));
+}
+
+// The charset that best explains raw 8-bit header bytes: the first declared charset of a text
+// part that says more than "ASCII or Western".
+void collect_charsets(const mimetic::MimeEntity& entity, std::vector<std::string>& out, int depth) {
+  if (depth > kMaxDepth || out.size() > 20) return;
+  for (const auto& field : entity.header()) {
+    if (!iequals(std::string(field.name().begin(), field.name().end()), "content-type")) continue;
+    const MimeField type = parse_mime_field(field.value());
+    const std::string cs = type.param("charset");
+    if (!cs.empty()) out.push_back(cs);
+    break;
+  }
+  for (const mimetic::MimeEntity* child : entity.body().parts())
+    if (child) collect_charsets(*child, out, depth + 1);
+}
+
+std::string choose_fallback_charset(const std::vector<std::string>& charsets) {
+  for (const auto& cs : charsets) {
+    const std::string c = canonical_charset(cs);
+    if (c == "US-ASCII" || c == "UTF-8" || c == "ISO-8859-1" || c == "windows-1252" || c == "ISO-8859-15" ||
+        c == "iso-8859-15")
+      continue;
+    return cs;
+  }
+  return charsets.empty() ? std::string() : charsets.front();
+}
+
+std::size_t count_case_insensitive(std::string_view haystack, std::string_view needle, std::size_t limit) {
+  std::size_t count = 0;
+  const auto it_end = haystack.end();
+  auto it = haystack.begin();
+  while (count <= limit) {
+    it = std::search(it, it_end, needle.begin(), needle.end(), [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+    });
+    if (it == it_end) break;
+    ++count;
+    it += static_cast<std::ptrdiff_t>(needle.size());
+  }
+  return count;
+}
+
+// Every boundary parameter declared anywhere in the body (bounded).
+std::vector<std::string> declared_boundaries(std::string_view text) {
+  std::vector<std::string> found;
+  static constexpr std::string_view key = "boundary=";
+  auto it = text.begin();
+  while (found.size() < kMaxMultipartCount) {
+    it = std::search(it, text.end(), key.begin(), key.end(), [](char a, char b) {
+      return std::tolower(static_cast<unsigned char>(a)) == b;
+    });
+    if (it == text.end()) break;
+    it += static_cast<std::ptrdiff_t>(key.size());
+    std::string value;
+    if (it != text.end() && *it == '"') {
+      ++it;
+      while (it != text.end() && *it != '"' && *it != '\n' && value.size() < 200) value += *it++;
+    } else {
+      while (it != text.end() && !is_blank(*it) && *it != ';' && *it != '"' && value.size() < 200) value += *it++;
+    }
+    if (!value.empty() && std::find(found.begin(), found.end(), value) == found.end()) found.push_back(value);
+  }
+  return found;
+}
+
+// mimetic loses every later part when a nested multipart is never closed and an outer boundary
+// follows (seen in Gmail delay notices). Inserts the missing closing lines; nothing when the
+// structure is already sound.
+std::optional<std::string> close_nested_multiparts(std::string_view text, const std::vector<std::string>& boundaries) {
+  if (boundaries.size() < 2) return std::nullopt;
+  std::vector<std::string> open;
+  std::string out;
+  bool changed = false;
+  std::size_t copied = 0, pos = 0;
+  while (pos < text.size()) {
+    const std::size_t nl = text.find('\n', pos);
+    const std::size_t next = nl == std::string_view::npos ? text.size() : nl + 1;
+    std::string_view line = text.substr(pos, next - pos);
+    if (line.size() > 2 && line[0] == '-' && line[1] == '-') {
+      line = trim(line.substr(2));
+      bool closing = false;
+      std::string_view name = line;
+      if (std::find(boundaries.begin(), boundaries.end(), name) == boundaries.end() && name.size() > 2 &&
+          name.substr(name.size() - 2) == "--") {
+        name.remove_suffix(2);
+        closing = true;
+      }
+      if (std::find(boundaries.begin(), boundaries.end(), name) != boundaries.end()) {
+        const auto at = std::find(open.begin(), open.end(), name);
+        if (at == open.end()) {
+          if (!closing) open.emplace_back(name);
+        } else {
+          // Inner multiparts still open: close them right here.
+          std::string inserted;
+          for (auto inner = open.end(); inner-- != at + 1;) inserted += "\r\n--" + *inner + "--\r\n";
+          if (!inserted.empty()) {
+            out.append(text.substr(copied, pos - copied));
+            out += inserted;
+            copied = pos;
+            changed = true;
+          }
+          open.erase(closing ? at : at + 1, open.end());
+        }
+      }
+    }
+    pos = next;
+  }
+  if (!changed) return std::nullopt;
+  out.append(text.substr(copied));
+  return out;
+}
+
+// ---- message-level fields -------------------------------------------------------------------
+
+std::vector<std::string> message_ids(std::string_view value) {
+  std::vector<std::string> ids;
+  std::size_t pos = 0;
+  while (ids.size() < kMaxIds) {
+    const std::size_t open = value.find('<', pos);
+    if (open == std::string_view::npos) break;
+    const std::size_t close = value.find('>', open + 1);
+    if (close == std::string_view::npos) break;
+    std::string id = std::string(trim(value.substr(open + 1, close - open - 1)));
+    id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return is_blank(c); }), id.end());
+    if (!id.empty()) ids.push_back(std::move(id));
+    pos = close + 1;
+  }
+  if (ids.empty()) {
+    // No angle brackets: accept a bare id ("local@domain") but not free text.
+    const std::string_view bare = trim(value);
+    if (!bare.empty() && bare.find_first_of(" \t") == std::string_view::npos && bare.find('@') != std::string_view::npos)
+      ids.emplace_back(bare);
+  }
+  return ids;
+}
+
+bool is_automatic(const std::vector<RawHeader>& headers) {
+  for (const auto& h : headers) {
+    const std::string name = lower(h.name);
+    std::string value = lower(trim(h.value));
+    if (const auto semi = value.find(';'); semi != std::string::npos) value = std::string(trim(value.substr(0, semi)));
+    if (name == "auto-submitted" && !value.empty() && value != "no") return true;
+    if ((name == "precedence" || name == "x-precedence") && (value == "bulk" || value == "junk" || value == "list"))
+      return true;
+    if ((name == "x-autoreply" || name == "x-autorespond" || name == "x-autogenerated" ||
+         name == "x-auto-response") && value != "no" && value != "false")
+      return true;
+  }
+  return false;
+}
+
+bool looks_like_bounce_subject(std::string_view subject) {
+  const std::string s = lower(subject);
+  for (const char* phrase : {"undeliver", "delivery status notification", "returned mail", "failure notice",
+                             "delivery failure", "mail delivery failed", "delivery has failed",
+                             "nicht zustellbar", "unzustellbar", "non remis", "não entregue"})
+    if (s.find(phrase) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+ParsedMessage parse_message(std::string_view raw) {
+  ParsedMessage message;
+  try {
+    if (raw.size() > kMaxMessageBytes) {
+      add_defect(message.defects, "message truncated at 64 MiB");
+      raw = raw.substr(0, kMaxMessageBytes);
+    }
+    if (raw.empty()) {
+      add_defect(message.defects, "empty message");
+      add_defect(message.defects, "no From header");
+      return message;
+    }
+    // mbox separator line ("From sender date"), possibly with a ">From " quoted twin.
+    while (raw.substr(0, 5) == "From " || raw.substr(0, 6) == ">From ") {
+      const std::size_t nl = raw.find('\n');
+      raw = nl == std::string_view::npos ? std::string_view() : raw.substr(nl + 1);
+    }
+    const HeaderBlock block = read_header_block(raw, message.defects);
+    const auto& headers = block.headers;
+
+    // Hand mimetic a clean, normalised MIME header plus the body.
+    const PartInfo top_raw = top_part_info(headers, {});
+    std::string clean;
+    clean.reserve(block.body.size() + 512);
+    bool parse_as_text = false;
+    if (top_raw.type.value.rfind("multipart/", 0) == 0 &&
+        count_case_insensitive(block.body, "multipart/", kMaxMultipartCount) >= kMaxMultipartCount) {
+      add_defect(message.defects, "too many nested multiparts");
+      parse_as_text = true;
+    }
+    if (!top_raw.type.value.empty() && !parse_as_text) {
+      clean += "Content-Type: " + top_raw.type.value;
+      const std::string boundary = top_raw.type.param("boundary");
+      if (!boundary.empty() && boundary.find('"') == std::string::npos && boundary.find('\n') == std::string::npos)
+        clean += "; boundary=\"" + boundary + "\"";
+      clean += "\r\n";
+    }
+    clean += "\r\n";
+    std::optional<std::string> repaired;
+    if (top_raw.type.value.rfind("multipart/", 0) == 0 && !parse_as_text) {
+      auto boundaries = declared_boundaries(block.body);
+      const std::string top_boundary = top_raw.type.param("boundary");
+      if (!top_boundary.empty() && std::find(boundaries.begin(), boundaries.end(), top_boundary) == boundaries.end())
+        boundaries.push_back(top_boundary);
+      repaired = close_nested_multiparts(block.body, boundaries);
+      if (repaired) add_defect(message.defects, "nested multipart never closed");
+    }
+    clean.append(repaired ? std::string_view(*repaired) : block.body);
+    auto root = std::make_unique<mimetic::MimeEntity>(clean.cbegin(), clean.cend());
+
+    std::vector<std::string> charsets;
+    if (!top_raw.type.param("charset").empty()) charsets.push_back(top_raw.type.param("charset"));
+    collect_charsets(*root, charsets, 0);
+    const std::string fallback = choose_fallback_charset(charsets);
+
+    // Headers, decoded.
+    for (const auto& h : headers) {
+      if (message.headers.size() >= kMaxHeaderLines) break;
+      message.headers.emplace_back(h.name, decode_header_text(h.value, fallback));
+    }
+
+    const auto from_headers = find_headers(headers, "From");
+    if (from_headers.empty()) add_defect(message.defects, "no From header");
+    if (from_headers.size() > 1) add_defect(message.defects, "multiple From headers");
+    bool have_from = false;
+    for (const RawHeader* h : from_headers) {
+      auto list = parse_address_list(h->value, fallback, &message.defects);
+      for (auto& a : list) {
+        if (!a.address.empty() && a.address.find('@') != std::string::npos) {
+          message.from = a;
+          have_from = true;
+          break;
+        }
+      }
+      if (have_from) break;
+      if (!list.empty() && message.from.address.empty() && message.from.name.empty()) message.from = list.front();
+    }
+    if (!from_headers.empty() && !have_from) add_defect(message.defects, "no usable From address");
+    auto read_list = [&](std::string_view name, std::vector<Address>& out) {
+      for (const RawHeader* h : find_headers(headers, name)) {
+        auto list = parse_address_list(h->value, fallback, &message.defects);
+        out.insert(out.end(), list.begin(), list.end());
+      }
+    };
+    read_list("To", message.to);
+    read_list("Cc", message.cc);
+    read_list("Reply-To", message.reply_to);
+
+    if (const auto* h = find_header(headers, "Subject")) {
+      if (!is_ascii(h->value) && !is_valid_utf8(h->value)) add_defect(message.defects, "invalid UTF-8 in Subject");
+      std::string subject = decode_header_text(h->value, fallback);
+      for (auto& c : subject)
+        if (c == '\r' || c == '\n' || c == '\t') c = ' ';
+      message.subject = std::string(trim(subject));
+    }
+    if (const auto* h = find_header(headers, "Message-ID")) {
+      auto ids = message_ids(h->value);
+      if (!ids.empty()) message.message_id = ids.front();
+      else add_defect(message.defects, "unreadable Message-ID");
+    }
+    if (const auto* h = find_header(headers, "In-Reply-To")) {
+      auto ids = message_ids(h->value);
+      if (!ids.empty()) message.in_reply_to = ids.front();
+    }
+    for (const RawHeader* h : find_headers(headers, "References")) {
+      for (auto& id : message_ids(h->value))
+        if (message.references.size() < kMaxIds) message.references.push_back(std::move(id));
+    }
+    if (const auto* h = find_header(headers, "Date")) {
+      message.date = parse_mail_date(h->value);
+      if (!message.date) add_defect(message.defects, "unreadable Date");
+    } else {
+      add_defect(message.defects, "no Date header");
+    }
+    message.auto_submitted = is_automatic(headers);
+
+    // Body and attachments.
+    TreeWalker walker(message, fallback, clean);
+    std::vector<BodySegment> body;
+    PartInfo top = top_part_info(headers, fallback);
+    if (parse_as_text) {
+      top.type.value = "text/plain";
+      walker.walk(*root, top, body, false, 0);
+    } else {
+      walker.walk(*root, top, body, false, 0);
+    }
+    std::string text, html;
+    bool any_html = false;
+    for (auto& segment : body) {
+      std::string piece;
+      if (segment.plain) piece = std::move(*segment.plain);
+      else if (segment.html) piece = html_to_text(*segment.html);
+      if (segment.html) {
+        if (any_html) html += '\n';
+        html += *segment.html;
+        any_html = true;
+      }
+      if (trim(piece).empty()) continue;
+      if (!text.empty()) text += text.back() == '\n' ? "\n" : "\n\n";
+      text += piece;
+    }
+    // One line-ending convention for the text: LF.
+    text.erase(std::remove(text.begin(), text.end(), '\r'), text.end());
+    // No blank lines before the first line of text, no trailing blanks after the last.
+    while (!text.empty() && is_blank(text.back())) text.pop_back();
+    const std::size_t first_line = text.find_first_not_of(" \t\n");
+    if (first_line != std::string::npos) {
+      const std::size_t line_start = text.rfind('\n', first_line);
+      if (line_start != std::string::npos) text.erase(0, line_start + 1);
+    }
+    message.text = std::move(text);
+    if (any_html) message.html = std::move(html);
+
+    const std::string sender = lower(message.from.address);
+    const std::string local = sender.substr(0, sender.find('@'));
+    const bool daemon_sender = local == "mailer-daemon" || local == "postmaster" ||
+                               lower(message.from.name).find("mailer-daemon") != std::string::npos;
+    const bool returned_message = std::any_of(message.attachments.begin(), message.attachments.end(),
+                                              [](const Attachment& a) { return a.content_type == "message/rfc822"; });
+    message.is_bounce = walker.saw_delivery_status ||
+                        (daemon_sender && (returned_message || looks_like_bounce_subject(message.subject)));
+    // Address parsing reports each bad entry; one mention of each kind is enough.
+    std::vector<std::string> unique;
+    for (auto& d : message.defects)
+      if (std::find(unique.begin(), unique.end(), d) == unique.end() && unique.size() < 100) unique.push_back(d);
+    message.defects = std::move(unique);
+  } catch (const std::exception& e) {
+    add_defect(message.defects, std::string("parser error: ") + e.what());
+  } catch (...) {
+    add_defect(message.defects, "parser error");
+  }
+  return message;
+}
+
+}  // namespace atendd

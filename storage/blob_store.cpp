@@ -1,0 +1,81 @@
+// blob_store.cpp — content-addressed files: ROOT/blobs/ab/abcdef…, written atomically.
+#include "storage/blob_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <Poco/DigestEngine.h>
+#include <Poco/File.h>
+#include <Poco/SHA2Engine.h>
+
+namespace atendd {
+
+std::string sha256_hex(std::string_view bytes) {
+  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+  engine.update(bytes.data(), static_cast<unsigned>(bytes.size()));
+  return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+BlobStore::BlobStore(std::string root) : root_(std::move(root)) {
+  Poco::File(root_ + "/blobs").createDirectories();
+}
+
+std::string BlobStore::path_of(const std::string& sha256) const {
+  return root_ + "/blobs/" + sha256.substr(0, 2) + "/" + sha256;
+}
+
+static bool is_hex_digest(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string BlobStore::put(std::string_view bytes) {
+  const std::string digest = sha256_hex(bytes);
+  const std::string path = path_of(digest);
+  if (Poco::File(path).exists()) return digest;
+  Poco::File(root_ + "/blobs/" + digest.substr(0, 2)).createDirectories();
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot flush " + tmp + ": " + std::strerror(errno));
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(err));
+  }
+  return digest;
+}
+
+std::optional<std::string> BlobStore::get(const std::string& sha256) const {
+  if (!is_hex_digest(sha256)) return std::nullopt;
+  std::ifstream in(path_of(sha256), std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+}  // namespace atendd

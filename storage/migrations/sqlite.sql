@@ -1,0 +1,126 @@
+-- migrations/sqlite.sql — the SQLite schema of atendd, as numbered migrations.
+-- Each "-- migration N" block is applied once, in order, inside one transaction, and recorded in
+-- schema_migrations. Never edit a block that has shipped: add a new one.
+
+-- migration 1
+CREATE TABLE contacts (
+  id INTEGER PRIMARY KEY,
+  address TEXT NOT NULL UNIQUE COLLATE NOCASE,
+  name TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE sequences (
+  scope TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+);
+
+CREATE TABLE tickets (
+  id INTEGER PRIMARY KEY,
+  protocol TEXT NOT NULL UNIQUE,
+  type_id TEXT NOT NULL,
+  status TEXT NOT NULL,
+  stage TEXT NOT NULL DEFAULT '',
+  priority INTEGER NOT NULL,
+  contact_id INTEGER NOT NULL REFERENCES contacts(id),
+  responsible TEXT NOT NULL DEFAULT '',
+  department TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  level INTEGER NOT NULL DEFAULT 0,
+  reply_token TEXT NOT NULL UNIQUE,
+  mailbox TEXT NOT NULL DEFAULT '',
+  opened_at INTEGER NOT NULL,
+  first_response_due INTEGER,
+  first_response_at INTEGER,
+  next_contact_due INTEGER,
+  closed_at INTEGER,
+  times_scheduled INTEGER NOT NULL DEFAULT 0,
+  times_reopened INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tickets_status ON tickets(status, id);
+CREATE INDEX tickets_responsible ON tickets(responsible, status);
+CREATE INDEX tickets_contact ON tickets(contact_id);
+
+CREATE TABLE articles (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  kind TEXT NOT NULL,
+  author TEXT NOT NULL DEFAULT '',
+  channel TEXT NOT NULL DEFAULT 'email',
+  message_id TEXT NOT NULL DEFAULT '',
+  subject TEXT NOT NULL DEFAULT '',
+  text TEXT NOT NULL DEFAULT '',
+  html TEXT,
+  raw_sha256 TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX articles_ticket ON articles(ticket_id, id);
+CREATE INDEX articles_message_id ON articles(message_id) WHERE message_id <> '';
+
+CREATE TABLE attachments (
+  id INTEGER PRIMARY KEY,
+  article_id INTEGER NOT NULL REFERENCES articles(id),
+  filename TEXT NOT NULL,
+  content_type TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  sha256 TEXT NOT NULL,
+  inline_part INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX attachments_article ON attachments(article_id);
+
+CREATE TABLE history (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  field TEXT NOT NULL,
+  from_value TEXT NOT NULL DEFAULT '',
+  to_value TEXT NOT NULL DEFAULT '',
+  justification TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX history_ticket ON history(ticket_id, id);
+
+CREATE TABLE watchers (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  address TEXT NOT NULL COLLATE NOCASE,
+  PRIMARY KEY (ticket_id, address)
+);
+
+CREATE TABLE assignment_cursors (
+  scope TEXT PRIMARY KEY,
+  agent_id TEXT NOT NULL
+);
+
+CREATE TABLE journal (
+  id INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  mailbox TEXT NOT NULL DEFAULT '',
+  uidvalidity INTEGER NOT NULL DEFAULT 0,
+  uid INTEGER NOT NULL DEFAULT 0,
+  message_id TEXT NOT NULL DEFAULT '',
+  content_sha256 TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '',
+  ticket_id INTEGER REFERENCES tickets(id),
+  received_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX journal_source ON journal(source, mailbox, uidvalidity, uid) WHERE uid <> 0;
+CREATE INDEX journal_content ON journal(content_sha256, message_id);
+
+CREATE TABLE outbox (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER REFERENCES tickets(id),
+  template_name TEXT NOT NULL,
+  mail_from TEXT NOT NULL,
+  recipients TEXT NOT NULL,
+  message_id TEXT NOT NULL UNIQUE,
+  raw BLOB NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  lease_until INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_at INTEGER NOT NULL,
+  sent_at INTEGER
+);
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_ticket ON outbox(ticket_id);

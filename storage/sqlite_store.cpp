@@ -1,0 +1,601 @@
+// sqlite_store.cpp — SQLite implementation of the Store. Statements are prepared once and kept;
+// every SQLite error becomes a StoreError (Busy for a locked database, so `deliver` exits 75).
+#include "storage/sqlite_store.h"
+
+#include <sqlite3.h>
+
+#include <sstream>
+
+namespace atendd {
+
+extern const char* const kSqliteMigrations;
+
+namespace {
+
+StoreError error_of(sqlite3* db, int rc, const std::string& doing) {
+  const int primary = rc & 0xff;
+  StoreError::Kind kind = StoreError::Kind::Other;
+  if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED) kind = StoreError::Kind::Busy;
+  if (primary == SQLITE_CONSTRAINT) kind = StoreError::Kind::Constraint;
+  return StoreError(kind, doing + ": " + (db ? sqlite3_errmsg(db) : sqlite3_errstr(rc)));
+}
+
+std::string join_lines(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += '\n';
+    out += item;
+  }
+  return out;
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line))
+    if (!line.empty()) out.push_back(line);
+  return out;
+}
+
+OutboxState outbox_state_from(const std::string& s) {
+  if (s == "sending") return OutboxState::Sending;
+  if (s == "sent") return OutboxState::Sent;
+  if (s == "failed") return OutboxState::Failed;
+  return OutboxState::Pending;
+}
+
+ArticleKind article_kind_from(const std::string& s) {
+  for (ArticleKind k : {ArticleKind::CustomerMessage, ArticleKind::AgentReply, ArticleKind::InternalNote,
+                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog})
+    if (s == article_kind_name(k)) return k;
+  return ArticleKind::SystemLog;
+}
+
+}  // namespace
+
+// A prepared statement in use: reset and cleared on construction, bound by position from 1.
+class SqliteStore::Query {
+ public:
+  Query(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  ~Query() { sqlite3_reset(stmt_); }
+
+  Query& bind(const std::string& v) {
+    sqlite3_bind_text(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Query& bind(const char* v) { return bind(std::string(v)); }
+  Query& bind(std::int64_t v) {
+    sqlite3_bind_int64(stmt_, ++index_, v);
+    return *this;
+  }
+  Query& bind(int v) { return bind(static_cast<std::int64_t>(v)); }
+  Query& bind(const std::optional<std::int64_t>& v) {
+    if (v) return bind(*v);
+    sqlite3_bind_null(stmt_, ++index_);
+    return *this;
+  }
+  Query& bind(const std::optional<std::string>& v) {
+    if (v) return bind(*v);
+    sqlite3_bind_null(stmt_, ++index_);
+    return *this;
+  }
+  Query& bind_blob(const std::string& v) {
+    sqlite3_bind_blob(stmt_, ++index_, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+
+  // Steps once: true when a row is there to read.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw error_of(db_, rc, std::string("running ") + sqlite3_sql(stmt_));
+  }
+  void run() {
+    while (step()) {
+    }
+  }
+
+  std::int64_t i64(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p ? std::string(p, static_cast<size_t>(sqlite3_column_bytes(stmt_, col))) : std::string();
+  }
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::optional<std::int64_t> opt_i64(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return i64(col);
+  }
+  std::optional<std::string> opt_text(int col) const {
+    if (is_null(col)) return std::nullopt;
+    return text(col);
+  }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_;
+  int index_ = 0;
+};
+
+SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(path) {
+  const int rc = sqlite3_open_v2(path.c_str(), &db_,
+                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    StoreError error = error_of(db_, rc, "opening " + path);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw error;
+  }
+  sqlite3_busy_timeout(db_, busy_timeout_ms);
+  try {
+    exec("PRAGMA journal_mode=WAL");
+    exec("PRAGMA synchronous=NORMAL");
+    exec("PRAGMA foreign_keys=ON");
+    migrate();
+  } catch (...) {
+    for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+    sqlite3_close(db_);
+    throw;
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+  sqlite3_close(db_);
+}
+
+void SqliteStore::exec(const char* sql) {
+  char* message = nullptr;
+  const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string text = message ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    StoreError base = error_of(nullptr, rc, "");
+    throw StoreError(base.kind(), std::string("running ") + sql + " on " + path_ + ": " + text);
+  }
+}
+
+SqliteStore::Query SqliteStore::query(const char* sql) {
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) throw error_of(db_, rc, std::string("preparing ") + sql);
+    it = prepared_.emplace(sql, stmt).first;
+  }
+  return Query(db_, it->second);
+}
+
+int SqliteStore::schema_version() {
+  auto q = query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  return q.step() ? static_cast<int>(q.i64(0)) : 0;
+}
+
+void SqliteStore::migrate() {
+  exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
+  // Split the embedded file at lines "-- migration N".
+  const std::string all = kSqliteMigrations;
+  const std::string marker = "\n-- migration ";
+  std::vector<std::pair<int, std::string>> steps;
+  for (size_t pos = all.find(marker); pos != std::string::npos;) {
+    const size_t number_at = pos + marker.size();
+    const size_t next = all.find(marker, number_at);
+    const std::string number = all.substr(number_at, all.find('\n', number_at) - number_at);
+    if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos)
+      throw StoreError(StoreError::Kind::Other, "bad migration marker '-- migration " + number + "'");
+    steps.emplace_back(std::stoi(number), all.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
+    pos = next;
+  }
+  for (const auto& [number, sql] : steps) {
+    if (number <= schema_version()) continue;
+    exec("BEGIN IMMEDIATE");
+    try {
+      // Another process may have migrated while we waited for the lock.
+      if (number > schema_version()) {
+        exec(sql.c_str());
+        query("INSERT INTO schema_migrations(version, applied_at) VALUES(?, strftime('%s','now'))")
+            .bind(number)
+            .run();
+      }
+      exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+}
+
+void SqliteStore::begin() {
+  exec("BEGIN IMMEDIATE");
+  in_transaction_ = true;
+}
+void SqliteStore::commit() {
+  exec("COMMIT");
+  in_transaction_ = false;
+}
+void SqliteStore::rollback() {
+  if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
+  in_transaction_ = false;
+}
+
+// ---- journal
+
+#define JOURNAL_COLUMNS \
+  "id, source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at"
+
+static JournalEntry journal_row(const SqliteStore::Query& q) {
+  JournalEntry e;
+  e.id = q.i64(0);
+  e.source = q.text(1);
+  e.mailbox = q.text(2);
+  e.uidvalidity = q.i64(3);
+  e.uid = q.i64(4);
+  e.message_id = q.text(5);
+  e.content_sha256 = q.text(6);
+  e.outcome = q.text(7);
+  e.detail = q.text(8);
+  e.ticket_id = q.opt_i64(9);
+  e.received_at = q.i64(10);
+  return e;
+}
+
+std::optional<JournalEntry> SqliteStore::journal_by_source(const std::string& source, const std::string& mailbox,
+                                                           std::int64_t uidvalidity, std::int64_t uid) {
+  if (uid == 0) return std::nullopt;
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE source = ? AND mailbox = ? AND uidvalidity = ? AND uid = ?");
+  q.bind(source).bind(mailbox).bind(uidvalidity).bind(uid);
+  if (!q.step()) return std::nullopt;
+  return journal_row(q);
+}
+
+std::optional<JournalEntry> SqliteStore::journal_by_content(const std::string& message_id,
+                                                            const std::string& content_sha256) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE content_sha256 = ? AND message_id = ? ORDER BY id LIMIT 1");
+  q.bind(content_sha256).bind(message_id);
+  if (!q.step()) return std::nullopt;
+  return journal_row(q);
+}
+
+std::int64_t SqliteStore::add_journal(const JournalEntry& e) {
+  query("INSERT INTO journal(source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(e.source).bind(e.mailbox).bind(e.uidvalidity).bind(e.uid).bind(e.message_id)
+      .bind(e.content_sha256).bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.received_at)
+      .run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<JournalEntry> SqliteStore::journal(int limit) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal ORDER BY id DESC LIMIT ?");
+  q.bind(limit);
+  std::vector<JournalEntry> out;
+  while (q.step()) out.push_back(journal_row(q));
+  return out;
+}
+
+// ---- contacts
+
+Contact SqliteStore::find_or_add_contact(const std::string& address, const std::string& name) {
+  auto find = query("SELECT id, address, name FROM contacts WHERE address = ?");
+  find.bind(address);
+  if (find.step()) {
+    Contact c{find.i64(0), find.text(1), find.text(2)};
+    if (c.name.empty() && !name.empty()) {
+      query("UPDATE contacts SET name = ? WHERE id = ?").bind(name).bind(c.id).run();
+      c.name = name;
+    }
+    return c;
+  }
+  query("INSERT INTO contacts(address, name) VALUES(?, ?)").bind(address).bind(name).run();
+  return Contact{sqlite3_last_insert_rowid(db_), address, name};
+}
+
+std::optional<Contact> SqliteStore::contact(std::int64_t id) {
+  auto q = query("SELECT id, address, name FROM contacts WHERE id = ?");
+  q.bind(id);
+  if (!q.step()) return std::nullopt;
+  return Contact{q.i64(0), q.text(1), q.text(2)};
+}
+
+// ---- tickets
+
+std::int64_t SqliteStore::next_sequence(const std::string& scope) {
+  auto q = query("INSERT INTO sequences(scope, value) VALUES(?, 1) "
+                 "ON CONFLICT(scope) DO UPDATE SET value = value + 1 RETURNING value");
+  q.bind(scope);
+  if (!q.step()) throw StoreError(StoreError::Kind::Other, "sequence " + scope + " returned nothing");
+  const std::int64_t value = q.i64(0);
+  while (q.step()) {
+  }
+  return value;
+}
+
+#define TICKET_COLUMNS                                                                                  \
+  "id, protocol, type_id, status, stage, priority, contact_id, responsible, department, subject, level, " \
+  "reply_token, mailbox, opened_at, first_response_due, first_response_at, next_contact_due, closed_at, " \
+  "times_scheduled, times_reopened"
+
+static Ticket ticket_row(const SqliteStore::Query& q) {
+  Ticket t;
+  t.id = q.i64(0);
+  t.protocol = q.text(1);
+  t.type_id = q.text(2);
+  t.status = status_from_name(q.text(3)).value_or(TicketStatus::New);
+  t.stage = q.text(4);
+  t.priority = static_cast<int>(q.i64(5));
+  t.contact_id = q.i64(6);
+  t.responsible = q.text(7);
+  t.department = q.text(8);
+  t.subject = q.text(9);
+  t.level = static_cast<int>(q.i64(10));
+  t.reply_token = q.text(11);
+  t.mailbox = q.text(12);
+  t.opened_at = q.i64(13);
+  t.first_response_due = q.opt_i64(14);
+  t.first_response_at = q.opt_i64(15);
+  t.next_contact_due = q.opt_i64(16);
+  t.closed_at = q.opt_i64(17);
+  t.times_scheduled = static_cast<int>(q.i64(18));
+  t.times_reopened = static_cast<int>(q.i64(19));
+  return t;
+}
+
+TicketId SqliteStore::add_ticket(const Ticket& t) {
+  query("INSERT INTO tickets(protocol, type_id, status, stage, priority, contact_id, responsible, department, subject, "
+        "level, reply_token, mailbox, opened_at, first_response_due, first_response_at, next_contact_due, closed_at, "
+        "times_scheduled, times_reopened) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(t.protocol).bind(t.type_id).bind(status_name(t.status)).bind(t.stage).bind(t.priority)
+      .bind(t.contact_id).bind(t.responsible).bind(t.department).bind(t.subject).bind(t.level)
+      .bind(t.reply_token).bind(t.mailbox).bind(t.opened_at).bind(t.first_response_due)
+      .bind(t.first_response_at).bind(t.next_contact_due).bind(t.closed_at).bind(t.times_scheduled)
+      .bind(t.times_reopened)
+      .run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void SqliteStore::update_ticket(const Ticket& t) {
+  query("UPDATE tickets SET type_id = ?, status = ?, stage = ?, priority = ?, contact_id = ?, responsible = ?, "
+        "department = ?, subject = ?, level = ?, first_response_due = ?, first_response_at = ?, "
+        "next_contact_due = ?, closed_at = ?, times_scheduled = ?, times_reopened = ? WHERE id = ?")
+      .bind(t.type_id).bind(status_name(t.status)).bind(t.stage).bind(t.priority).bind(t.contact_id)
+      .bind(t.responsible).bind(t.department).bind(t.subject).bind(t.level).bind(t.first_response_due)
+      .bind(t.first_response_at).bind(t.next_contact_due).bind(t.closed_at).bind(t.times_scheduled)
+      .bind(t.times_reopened).bind(t.id)
+      .run();
+}
+
+std::optional<Ticket> SqliteStore::ticket(TicketId id) {
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE id = ?");
+  q.bind(id);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
+}
+
+std::optional<Ticket> SqliteStore::ticket_by_protocol(const std::string& protocol) {
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE protocol = ?");
+  q.bind(protocol);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
+}
+
+std::vector<Ticket> SqliteStore::tickets(std::optional<TicketStatus> status, int limit) {
+  std::vector<Ticket> out;
+  if (status) {
+    auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE status = ? ORDER BY id DESC LIMIT ?");
+    q.bind(status_name(*status)).bind(limit);
+    while (q.step()) out.push_back(ticket_row(q));
+  } else {
+    auto q = query("SELECT " TICKET_COLUMNS " FROM tickets ORDER BY id DESC LIMIT ?");
+    q.bind(limit);
+    while (q.step()) out.push_back(ticket_row(q));
+  }
+  return out;
+}
+
+int SqliteStore::open_tickets_of(const std::string& agent_id) {
+  auto q = query("SELECT COUNT(*) FROM tickets WHERE responsible = ? AND status NOT IN ('solved', 'closed', 'cancelled')");
+  q.bind(agent_id);
+  return q.step() ? static_cast<int>(q.i64(0)) : 0;
+}
+
+// ---- articles, attachments, history, watchers
+
+std::int64_t SqliteStore::add_article(const Article& a) {
+  query("INSERT INTO articles(ticket_id, kind, author, channel, message_id, subject, text, html, raw_sha256, created_at) "
+        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(a.ticket_id).bind(article_kind_name(a.kind)).bind(a.author).bind(a.channel).bind(a.message_id)
+      .bind(a.subject).bind(a.text).bind(a.html).bind(a.raw_sha256).bind(a.created_at)
+      .run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<Article> SqliteStore::articles(TicketId ticket) {
+  auto q = query("SELECT id, ticket_id, kind, author, channel, message_id, subject, text, html, raw_sha256, created_at "
+                 "FROM articles WHERE ticket_id = ? ORDER BY id");
+  q.bind(ticket);
+  std::vector<Article> out;
+  while (q.step()) {
+    Article a;
+    a.id = q.i64(0);
+    a.ticket_id = q.i64(1);
+    a.kind = article_kind_from(q.text(2));
+    a.author = q.text(3);
+    a.channel = q.text(4);
+    a.message_id = q.text(5);
+    a.subject = q.text(6);
+    a.text = q.text(7);
+    a.html = q.opt_text(8);
+    a.raw_sha256 = q.text(9);
+    a.created_at = q.i64(10);
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+std::int64_t SqliteStore::add_attachment(const AttachmentRecord& a) {
+  query("INSERT INTO attachments(article_id, filename, content_type, size, sha256, inline_part) VALUES(?, ?, ?, ?, ?, ?)")
+      .bind(a.article_id).bind(a.filename).bind(a.content_type).bind(a.size).bind(a.sha256)
+      .bind(a.inline_part ? 1 : 0)
+      .run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<AttachmentRecord> SqliteStore::attachments(std::int64_t article_id) {
+  auto q = query("SELECT id, article_id, filename, content_type, size, sha256, inline_part FROM attachments "
+                 "WHERE article_id = ? ORDER BY id");
+  q.bind(article_id);
+  std::vector<AttachmentRecord> out;
+  while (q.step())
+    out.push_back({q.i64(0), q.i64(1), q.text(2), q.text(3), q.i64(4), q.text(5), q.i64(6) != 0});
+  return out;
+}
+
+void SqliteStore::add_history(const HistoryEntry& h) {
+  query("INSERT INTO history(ticket_id, at, actor, field, from_value, to_value, justification) VALUES(?, ?, ?, ?, ?, ?, ?)")
+      .bind(h.ticket_id).bind(h.at).bind(h.actor).bind(h.field).bind(h.from_value).bind(h.to_value)
+      .bind(h.justification)
+      .run();
+}
+
+std::vector<HistoryEntry> SqliteStore::history(TicketId ticket) {
+  auto q = query("SELECT id, ticket_id, at, actor, field, from_value, to_value, justification FROM history "
+                 "WHERE ticket_id = ? ORDER BY id");
+  q.bind(ticket);
+  std::vector<HistoryEntry> out;
+  while (q.step())
+    out.push_back({q.i64(0), q.i64(1), q.i64(2), q.text(3), q.text(4), q.text(5), q.text(6), q.text(7)});
+  return out;
+}
+
+void SqliteStore::add_watcher(TicketId ticket, const std::string& address) {
+  query("INSERT INTO watchers(ticket_id, address) VALUES(?, ?) ON CONFLICT DO NOTHING").bind(ticket).bind(address).run();
+}
+
+std::vector<std::string> SqliteStore::watchers(TicketId ticket) {
+  auto q = query("SELECT address FROM watchers WHERE ticket_id = ? ORDER BY address");
+  q.bind(ticket);
+  std::vector<std::string> out;
+  while (q.step()) out.push_back(q.text(0));
+  return out;
+}
+
+std::string SqliteStore::last_assigned(const std::string& scope) {
+  auto q = query("SELECT agent_id FROM assignment_cursors WHERE scope = ?");
+  q.bind(scope);
+  return q.step() ? q.text(0) : std::string();
+}
+
+void SqliteStore::set_last_assigned(const std::string& scope, const std::string& agent_id) {
+  query("INSERT INTO assignment_cursors(scope, agent_id) VALUES(?, ?) "
+        "ON CONFLICT(scope) DO UPDATE SET agent_id = excluded.agent_id")
+      .bind(scope).bind(agent_id)
+      .run();
+}
+
+// ---- outbox
+
+#define OUTBOX_COLUMNS                                                                                     \
+  "id, ticket_id, template_name, mail_from, recipients, message_id, raw, state, attempts, next_attempt_at, " \
+  "last_error, created_at, sent_at"
+
+static OutboxMail outbox_row(const SqliteStore::Query& q) {
+  OutboxMail m;
+  m.id = q.i64(0);
+  m.ticket_id = q.opt_i64(1);
+  m.template_name = q.text(2);
+  m.mail_from = q.text(3);
+  m.recipients = split_lines(q.text(4));
+  m.message_id = q.text(5);
+  m.raw = q.text(6);
+  m.state = outbox_state_from(q.text(7));
+  m.attempts = static_cast<int>(q.i64(8));
+  m.next_attempt_at = q.i64(9);
+  m.last_error = q.text(10);
+  m.created_at = q.i64(11);
+  m.sent_at = q.opt_i64(12);
+  return m;
+}
+
+std::int64_t SqliteStore::add_outbox(const OutboxMail& m) {
+  query("INSERT INTO outbox(ticket_id, template_name, mail_from, recipients, message_id, raw, state, attempts, "
+        "next_attempt_at, last_error, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+      .bind(m.ticket_id).bind(m.template_name).bind(m.mail_from).bind(join_lines(m.recipients))
+      .bind(m.message_id).bind_blob(m.raw).bind(outbox_state_name(m.state)).bind(m.attempts)
+      .bind(m.next_attempt_at).bind(m.last_error).bind(m.created_at)
+      .run();
+  return sqlite3_last_insert_rowid(db_);
+}
+
+std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, int lease_seconds) {
+  // BEGIN IMMEDIATE makes the select-and-mark atomic against other processes.
+  const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
+  if (own_transaction) exec("BEGIN IMMEDIATE");
+  std::vector<OutboxMail> out;
+  try {
+    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
+                   "OR (state = 'sending' AND lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?");
+    q.bind(now).bind(now).bind(limit);
+    while (q.step()) out.push_back(outbox_row(q));
+    for (auto& m : out) {
+      query("UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1 WHERE id = ?")
+          .bind(now + lease_seconds).bind(m.id)
+          .run();
+      m.state = OutboxState::Sending;
+      m.attempts += 1;
+    }
+    if (own_transaction) exec("COMMIT");
+  } catch (...) {
+    if (own_transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return out;
+}
+
+void SqliteStore::mark_outbox_sent(std::int64_t id, Timestamp at) {
+  query("UPDATE outbox SET state = 'sent', sent_at = ?, last_error = '', lease_until = 0 WHERE id = ?").bind(at).bind(id).run();
+}
+
+void SqliteStore::mark_outbox_retry(std::int64_t id, const std::string& error, Timestamp next_attempt) {
+  query("UPDATE outbox SET state = 'pending', last_error = ?, next_attempt_at = ?, lease_until = 0 WHERE id = ?")
+      .bind(error).bind(next_attempt).bind(id)
+      .run();
+}
+
+void SqliteStore::mark_outbox_failed(std::int64_t id, const std::string& error) {
+  query("UPDATE outbox SET state = 'failed', last_error = ?, lease_until = 0 WHERE id = ?").bind(error).bind(id).run();
+}
+
+void SqliteStore::release_outbox(std::int64_t id) {
+  query("UPDATE outbox SET state = 'pending', attempts = MAX(attempts - 1, 0), lease_until = 0 WHERE id = ? AND state = 'sending'")
+      .bind(id)
+      .run();
+}
+
+std::vector<OutboxMail> SqliteStore::outbox_of_ticket(TicketId ticket) {
+  auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE ticket_id = ? ORDER BY id");
+  q.bind(ticket);
+  std::vector<OutboxMail> out;
+  while (q.step()) out.push_back(outbox_row(q));
+  return out;
+}
+
+std::vector<OutboxMail> SqliteStore::outbox_in_state(OutboxState state, int limit) {
+  auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE state = ? ORDER BY id LIMIT ?");
+  q.bind(outbox_state_name(state)).bind(limit);
+  std::vector<OutboxMail> out;
+  while (q.step()) out.push_back(outbox_row(q));
+  return out;
+}
+
+std::optional<Timestamp> SqliteStore::next_outbox_attempt() {
+  auto q = query("SELECT MIN(CASE WHEN state = 'pending' THEN next_attempt_at ELSE lease_until END) FROM outbox "
+                 "WHERE state IN ('pending', 'sending')");
+  if (!q.step()) return std::nullopt;
+  return q.opt_i64(0);
+}
+
+}  // namespace atendd

@@ -1,0 +1,83 @@
+// sqlite_store.h — the Store on one SQLite file: WAL, prepared statements kept for the process's
+// life, migrations applied at open. One SqliteStore per thread (SQLite connections are not shared).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "storage/store.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace atendd {
+
+class SqliteStore : public Store {
+ public:
+  // Opens (creating) the file, sets WAL, a busy timeout and foreign keys, applies migrations.
+  explicit SqliteStore(const std::string& path, int busy_timeout_ms = 5000);
+  ~SqliteStore() override;
+  SqliteStore(const SqliteStore&) = delete;
+  SqliteStore& operator=(const SqliteStore&) = delete;
+
+  int schema_version();
+
+  void begin() override;
+  void commit() override;
+  void rollback() override;
+
+  std::optional<JournalEntry> journal_by_source(const std::string& source, const std::string& mailbox,
+                                                std::int64_t uidvalidity, std::int64_t uid) override;
+  std::optional<JournalEntry> journal_by_content(const std::string& message_id,
+                                                 const std::string& content_sha256) override;
+  std::int64_t add_journal(const JournalEntry& entry) override;
+  std::vector<JournalEntry> journal(int limit) override;
+
+  Contact find_or_add_contact(const std::string& address, const std::string& name) override;
+  std::optional<Contact> contact(std::int64_t id) override;
+
+  std::int64_t next_sequence(const std::string& scope) override;
+  TicketId add_ticket(const Ticket& ticket) override;
+  void update_ticket(const Ticket& ticket) override;
+  std::optional<Ticket> ticket(TicketId id) override;
+  std::optional<Ticket> ticket_by_protocol(const std::string& protocol) override;
+  std::vector<Ticket> tickets(std::optional<TicketStatus> status, int limit) override;
+  int open_tickets_of(const std::string& agent_id) override;
+
+  std::int64_t add_article(const Article& article) override;
+  std::vector<Article> articles(TicketId ticket) override;
+  std::int64_t add_attachment(const AttachmentRecord& attachment) override;
+  std::vector<AttachmentRecord> attachments(std::int64_t article_id) override;
+  void add_history(const HistoryEntry& entry) override;
+  std::vector<HistoryEntry> history(TicketId ticket) override;
+  void add_watcher(TicketId ticket, const std::string& address) override;
+  std::vector<std::string> watchers(TicketId ticket) override;
+
+  std::string last_assigned(const std::string& scope) override;
+  void set_last_assigned(const std::string& scope, const std::string& agent_id) override;
+
+  std::int64_t add_outbox(const OutboxMail& mail) override;
+  std::vector<OutboxMail> claim_due_outbox(Timestamp now, int limit, int lease_seconds) override;
+  void mark_outbox_sent(std::int64_t id, Timestamp at) override;
+  void mark_outbox_retry(std::int64_t id, const std::string& error, Timestamp next_attempt) override;
+  void mark_outbox_failed(std::int64_t id, const std::string& error) override;
+  void release_outbox(std::int64_t id) override;
+  std::vector<OutboxMail> outbox_of_ticket(TicketId ticket) override;
+  std::vector<OutboxMail> outbox_in_state(OutboxState state, int limit) override;
+  std::optional<Timestamp> next_outbox_attempt() override;
+
+  class Query;  // a prepared statement bound and stepped (sqlite_store.cpp)
+
+ private:
+  Query query(const char* sql);
+  void exec(const char* sql);
+  void migrate();
+
+  sqlite3* db_ = nullptr;
+  std::string path_;
+  std::map<const char*, sqlite3_stmt*> prepared_;  // keyed by the SQL literal's address
+  bool in_transaction_ = false;
+};
+
+}  // namespace atendd

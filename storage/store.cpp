@@ -1,0 +1,62 @@
+// store.cpp — names of the store's enums and open_store(), which picks the implementation by URL.
+#include "storage/store.h"
+
+#include "storage/sqlite_store.h"
+
+namespace atendd {
+
+const char* status_name(TicketStatus s) {
+  switch (s) {
+    case TicketStatus::New: return "new";
+    case TicketStatus::InProgress: return "in_progress";
+    case TicketStatus::WaitingCustomer: return "waiting_customer";
+    case TicketStatus::WaitingThirdParty: return "waiting_third_party";
+    case TicketStatus::Scheduled: return "scheduled";
+    case TicketStatus::Solved: return "solved";
+    case TicketStatus::Closed: return "closed";
+    case TicketStatus::Reopened: return "reopened";
+    case TicketStatus::Cancelled: return "cancelled";
+  }
+  return "new";
+}
+
+std::optional<TicketStatus> status_from_name(const std::string& name) {
+  for (TicketStatus s : {TicketStatus::New, TicketStatus::InProgress, TicketStatus::WaitingCustomer,
+                         TicketStatus::WaitingThirdParty, TicketStatus::Scheduled, TicketStatus::Solved,
+                         TicketStatus::Closed, TicketStatus::Reopened, TicketStatus::Cancelled})
+    if (name == status_name(s)) return s;
+  return std::nullopt;
+}
+
+const char* article_kind_name(ArticleKind k) {
+  switch (k) {
+    case ArticleKind::CustomerMessage: return "customer_message";
+    case ArticleKind::AgentReply: return "agent_reply";
+    case ArticleKind::InternalNote: return "internal_note";
+    case ArticleKind::Forward: return "forward";
+    case ArticleKind::Solution: return "solution";
+    case ArticleKind::SystemLog: return "system_log";
+  }
+  return "system_log";
+}
+
+const char* outbox_state_name(OutboxState s) {
+  switch (s) {
+    case OutboxState::Pending: return "pending";
+    case OutboxState::Sending: return "sending";
+    case OutboxState::Sent: return "sent";
+    case OutboxState::Failed: return "failed";
+  }
+  return "pending";
+}
+
+std::unique_ptr<Store> open_store(const std::string& database_url) {
+  const std::string sqlite_prefix = "sqlite:";
+  if (database_url.rfind(sqlite_prefix, 0) == 0)
+    return std::make_unique<SqliteStore>(database_url.substr(sqlite_prefix.size()));
+  throw StoreError(StoreError::Kind::Other,
+                   "unsupported database '" + database_url.substr(0, database_url.find(':')) +
+                       "' (this build knows sqlite:PATH)");
+}
+
+}  // namespace atendd

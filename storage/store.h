@@ -1,0 +1,217 @@
+// store.h — the one interface the rest of atendd uses to keep state (DESIGN.md, "Store").
+// Implementations: SQLite (sqlite_store.h); PostgreSQL later behind the same interface.
+// Every change of one inbound message happens inside one transaction (invariant 1); the store
+// raises StoreError for environment failures (busy, I/O) and never for a message's content.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace atendd {
+
+using TicketId = std::int64_t;
+using Timestamp = std::int64_t;  // seconds since the epoch, UTC
+
+enum class TicketStatus {
+  New, InProgress, WaitingCustomer, WaitingThirdParty, Scheduled, Solved, Closed, Reopened, Cancelled
+};
+const char* status_name(TicketStatus s);                       // "new", "in_progress", …
+std::optional<TicketStatus> status_from_name(const std::string& name);
+
+struct Contact {
+  std::int64_t id = 0;
+  std::string address;  // lower case
+  std::string name;
+};
+
+struct Ticket {
+  TicketId id = 0;
+  std::string protocol;
+  std::string type_id;
+  TicketStatus status = TicketStatus::New;
+  std::string stage;
+  int priority = 3;            // 1 urgent … 4 low
+  std::int64_t contact_id = 0;
+  std::string responsible;     // agent id, empty when nobody
+  std::string department;
+  std::string subject;
+  int level = 0;
+  std::string reply_token;     // secret per ticket, in the reply address
+  std::string mailbox;         // where it came in
+  Timestamp opened_at = 0;
+  std::optional<Timestamp> first_response_due;
+  std::optional<Timestamp> first_response_at;
+  std::optional<Timestamp> next_contact_due;
+  std::optional<Timestamp> closed_at;
+  int times_scheduled = 0;
+  int times_reopened = 0;
+};
+
+enum class ArticleKind { CustomerMessage, AgentReply, InternalNote, Forward, Solution, SystemLog };
+const char* article_kind_name(ArticleKind k);
+
+struct Article {
+  std::int64_t id = 0;
+  TicketId ticket_id = 0;
+  ArticleKind kind = ArticleKind::CustomerMessage;
+  std::string author;       // address or agent id
+  std::string channel = "email";
+  std::string message_id;   // without angle brackets
+  std::string subject;
+  std::string text;
+  std::optional<std::string> html;
+  std::string raw_sha256;   // the raw message in the blob store, when there is one
+  Timestamp created_at = 0;
+};
+
+struct AttachmentRecord {
+  std::int64_t id = 0;
+  std::int64_t article_id = 0;
+  std::string filename;      // sanitised: never a path
+  std::string content_type;
+  std::int64_t size = 0;
+  std::string sha256;        // content in the blob store
+  bool inline_part = false;
+};
+
+struct HistoryEntry {
+  std::int64_t id = 0;
+  TicketId ticket_id = 0;
+  Timestamp at = 0;
+  std::string actor;         // agent id, address, or "system"
+  std::string field;         // "status", "responsible", "created", "mail_queued", …
+  std::string from_value;
+  std::string to_value;
+  std::string justification;
+};
+
+// One raw inbound message and what became of it. (source, mailbox, uidvalidity, uid) and
+// (message_id, content_sha256) each identify a message already done (invariants 1 and 2).
+struct JournalEntry {
+  std::int64_t id = 0;
+  std::string source;        // "deliver", "imap", "webhook"
+  std::string mailbox;
+  std::int64_t uidvalidity = 0;
+  std::int64_t uid = 0;
+  std::string message_id;
+  std::string content_sha256;  // of the raw bytes
+  std::string outcome;         // "ticket_created", "ignored", "rejected", …
+  std::string detail;          // reason, defects
+  std::optional<TicketId> ticket_id;
+  Timestamp received_at = 0;
+};
+
+enum class OutboxState { Pending, Sending, Sent, Failed };
+const char* outbox_state_name(OutboxState s);
+
+struct OutboxMail {
+  std::int64_t id = 0;
+  std::optional<TicketId> ticket_id;
+  std::string template_name;   // "opening", "forward", …
+  std::string mail_from;       // envelope sender
+  std::vector<std::string> recipients;  // envelope recipients
+  std::string message_id;      // without angle brackets
+  std::string raw;             // the whole message, CRLF
+  OutboxState state = OutboxState::Pending;
+  int attempts = 0;
+  Timestamp next_attempt_at = 0;
+  std::string last_error;
+  Timestamp created_at = 0;
+  std::optional<Timestamp> sent_at;
+};
+
+class StoreError : public std::runtime_error {
+ public:
+  enum class Kind { Busy, Constraint, Other };
+  StoreError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
+  Kind kind() const { return kind_; }
+ private:
+  Kind kind_;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Transactions: begin() takes the write lock at once (so a busy store fails here, early).
+  virtual void begin() = 0;
+  virtual void commit() = 0;
+  virtual void rollback() = 0;
+
+  // Journal.
+  virtual std::optional<JournalEntry> journal_by_source(const std::string& source,
+      const std::string& mailbox, std::int64_t uidvalidity, std::int64_t uid) = 0;
+  virtual std::optional<JournalEntry> journal_by_content(const std::string& message_id,
+      const std::string& content_sha256) = 0;
+  virtual std::int64_t add_journal(const JournalEntry& entry) = 0;
+  virtual std::vector<JournalEntry> journal(int limit) = 0;  // newest first
+
+  // Contacts: the address is compared case-insensitively; a known contact keeps its name
+  // unless it had none.
+  virtual Contact find_or_add_contact(const std::string& address, const std::string& name) = 0;
+  virtual std::optional<Contact> contact(std::int64_t id) = 0;
+
+  // Tickets. next_sequence is a counter per scope (the protocol's date prefix); it only grows,
+  // so a rolled back transaction may leave a gap but never a duplicate.
+  virtual std::int64_t next_sequence(const std::string& scope) = 0;
+  virtual TicketId add_ticket(const Ticket& ticket) = 0;
+  virtual void update_ticket(const Ticket& ticket) = 0;
+  virtual std::optional<Ticket> ticket(TicketId id) = 0;
+  virtual std::optional<Ticket> ticket_by_protocol(const std::string& protocol) = 0;
+  virtual std::vector<Ticket> tickets(std::optional<TicketStatus> status, int limit) = 0;
+  virtual int open_tickets_of(const std::string& agent_id) = 0;
+
+  virtual std::int64_t add_article(const Article& article) = 0;
+  virtual std::vector<Article> articles(TicketId ticket) = 0;
+  virtual std::int64_t add_attachment(const AttachmentRecord& attachment) = 0;
+  virtual std::vector<AttachmentRecord> attachments(std::int64_t article_id) = 0;
+  virtual void add_history(const HistoryEntry& entry) = 0;
+  virtual std::vector<HistoryEntry> history(TicketId ticket) = 0;
+  virtual void add_watcher(TicketId ticket, const std::string& address) = 0;
+  virtual std::vector<std::string> watchers(TicketId ticket) = 0;
+
+  // Round-robin cursor per scope (a department or a type): the agent assigned last.
+  virtual std::string last_assigned(const std::string& scope) = 0;
+  virtual void set_last_assigned(const std::string& scope, const std::string& agent_id) = 0;
+
+  // Outbox. claim_due moves up to `limit` mails that are due (pending with next_attempt_at <= now,
+  // or sending with an expired lease) to Sending with a lease until now+lease_seconds, and
+  // returns them: two senders never claim the same mail.
+  virtual std::int64_t add_outbox(const OutboxMail& mail) = 0;
+  virtual std::vector<OutboxMail> claim_due_outbox(Timestamp now, int limit, int lease_seconds) = 0;
+  virtual void mark_outbox_sent(std::int64_t id, Timestamp at) = 0;
+  virtual void mark_outbox_retry(std::int64_t id, const std::string& error, Timestamp next_attempt) = 0;
+  virtual void mark_outbox_failed(std::int64_t id, const std::string& error) = 0;
+  // Gives a claimed mail back untried: pending again, the claim's attempt not counted.
+  virtual void release_outbox(std::int64_t id) = 0;
+  virtual std::vector<OutboxMail> outbox_of_ticket(TicketId ticket) = 0;
+  virtual std::vector<OutboxMail> outbox_in_state(OutboxState state, int limit) = 0;
+  virtual std::optional<Timestamp> next_outbox_attempt() = 0;  // earliest pending, if any
+};
+
+// Commits on commit(), rolls back when destroyed without it (an exception on the way).
+class StoreTransaction {
+ public:
+  explicit StoreTransaction(Store& store) : store_(store) { store_.begin(); }
+  ~StoreTransaction() {
+    if (!done_) {
+      try { store_.rollback(); } catch (...) {}
+    }
+  }
+  void commit() { store_.commit(); done_ = true; }
+  StoreTransaction(const StoreTransaction&) = delete;
+  StoreTransaction& operator=(const StoreTransaction&) = delete;
+ private:
+  Store& store_;
+  bool done_ = false;
+};
+
+// Opens the store named by a `database` URL ("sqlite:/path/atendd.db") and applies migrations.
+// Throws StoreError when it cannot.
+std::unique_ptr<Store> open_store(const std::string& database_url);
+
+}  // namespace atendd

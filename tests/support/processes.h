@@ -1,0 +1,80 @@
+// processes.h — real processes for integration tests: the `atendd` binary run as an MTA or an
+// administrator would run it, and a real SMTP server (tests/servers/smtp_sink.py) on 127.0.0.1
+// that stores what it receives. Nothing here mocks a server inside the test process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace atendd::test {
+
+struct RunResult {
+  int exit_code = -1;
+  std::string out;  // standard output
+  std::string err;  // standard error
+};
+
+// Runs `atendd ARGS…` with `input` on standard input and waits for it.
+RunResult run_atendd(const std::vector<std::string>& args, const std::string& input = "");
+
+// A fresh temporary directory, removed (recursively) when the object goes away.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+ private:
+  std::string path_;
+};
+
+// A port on 127.0.0.1 nobody listens on right now.
+int free_port();
+
+// A mail the SMTP sink received.
+struct ReceivedMail {
+  std::string raw;                  // the bytes as sent (CRLF)
+  std::string mail_from;
+  std::vector<std::string> rcpt_tos;
+  // The value of the first header NAME (unfolded), or "".
+  std::string header(const std::string& name) const;
+  std::string body() const;         // everything after the header block
+};
+
+class SmtpSink {
+ public:
+  // Starts the sink storing into `dir`, on `port` (0 = any free port); waits until it accepts.
+  explicit SmtpSink(const std::string& dir, int port = 0);
+  ~SmtpSink();  // SIGTERM, then waits
+  SmtpSink(const SmtpSink&) = delete;
+  SmtpSink& operator=(const SmtpSink&) = delete;
+  int port() const { return port_; }
+  // Every mail received so far, in order of arrival.
+  std::vector<ReceivedMail> mails() const;
+  // Waits up to `seconds` for at least `count` mails; returns them.
+  std::vector<ReceivedMail> wait_for(size_t count, double seconds) const;
+ private:
+  std::string dir_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// A long-running `atendd` (the daemon), stopped with SIGTERM when the object goes away.
+class DaemonProcess {
+ public:
+  explicit DaemonProcess(const std::vector<std::string>& args);
+  ~DaemonProcess();
+  // SIGTERM and wait; returns the exit code (-1 when killed by a signal).
+  int stop();
+ private:
+  pid_t pid_ = -1;
+  int exit_code_ = -1;
+};
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+
+}  // namespace atendd::test
