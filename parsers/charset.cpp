@@ -92,26 +92,31 @@ std::optional<std::string> run_iconv(std::string_view bytes, const std::string& 
   return out;
 }
 
+void append_code_point(std::string& out, unsigned int cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xC0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    out += static_cast<char>(0xE0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// windows-1252 by table (it is the last-resort reading of anything, so it must be fast); the five
+// bytes it leaves undefined are read as their Latin-1 control characters.
 std::string windows_1252_to_utf8(std::string_view bytes) {
-  // windows-1252 leaves 0x81 0x8D 0x8F 0x90 0x9D undefined; read those as Latin-1 controls
-  // rather than failing the whole text.
+  static const unsigned short c1[32] = {
+      0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160,
+      0x2039, 0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022,
+      0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178};
   std::string out;
-  out.reserve(bytes.size() * 2);
-  std::size_t start = 0;
-  for (std::size_t i = 0; i <= bytes.size(); ++i) {
-    const bool at_end = i == bytes.size();
-    const auto c = at_end ? 0 : static_cast<unsigned char>(bytes[i]);
-    if (at_end || c == 0x81 || c == 0x8D || c == 0x8F || c == 0x90 || c == 0x9D) {
-      if (i > start) {
-        auto part = run_iconv(bytes.substr(start, i - start), "WINDOWS-1252", false, nullptr);
-        if (part) out += *part;
-      }
-      if (!at_end) {
-        out += static_cast<char>(0xC2);
-        out += static_cast<char>(c);
-      }
-      start = i + 1;
-    }
+  out.reserve(bytes.size() + bytes.size() / 2);
+  for (char ch : bytes) {
+    const auto c = static_cast<unsigned char>(ch);
+    append_code_point(out, c >= 0x80 && c <= 0x9F ? c1[c - 0x80] : c);
   }
   return out;
 }

@@ -13,6 +13,7 @@
 #include <cctype>
 #include <memory>
 #include <sstream>
+#include <unordered_set>
 
 #include "parsers/address_list.h"
 #include "parsers/charset.h"
@@ -183,6 +184,16 @@ std::vector<const RawHeader*> find_headers(const std::vector<RawHeader>& headers
   for (const auto& h : headers)
     if (iequals(h.name, name)) found.push_back(&h);
   return found;
+}
+
+// "From sender date" (mbox) or its quoted twin ">From "; not the obsolete "From : addr" field.
+bool is_mbox_separator(std::string_view raw) {
+  std::string_view rest;
+  if (raw.substr(0, 5) == "From ") rest = raw.substr(5);
+  else if (raw.substr(0, 6) == ">From ") rest = raw.substr(6);
+  else return false;
+  while (!rest.empty() && (rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
+  return rest.empty() || rest.front() != ':';
 }
 
 // ---- MIME tree ------------------------------------------------------------------------------
@@ -537,6 +548,7 @@ std::vector<std::string> declared_boundaries(std::string_view text) {
 // structure is already sound.
 std::optional<std::string> close_nested_multiparts(std::string_view text, const std::vector<std::string>& boundaries) {
   if (boundaries.size() < 2) return std::nullopt;
+  const std::unordered_set<std::string_view> known(boundaries.begin(), boundaries.end());
   std::vector<std::string> open;
   std::string out;
   bool changed = false;
@@ -549,12 +561,13 @@ std::optional<std::string> close_nested_multiparts(std::string_view text, const 
       line = trim(line.substr(2));
       bool closing = false;
       std::string_view name = line;
-      if (std::find(boundaries.begin(), boundaries.end(), name) == boundaries.end() && name.size() > 2 &&
+      if (known.count(name) == 0 && name.size() > 2 &&
           name.substr(name.size() - 2) == "--") {
         name.remove_suffix(2);
         closing = true;
       }
-      if (std::find(boundaries.begin(), boundaries.end(), name) != boundaries.end()) {
+      if (known.count(name) != 0) {
+        if (open.size() > 64) return std::nullopt;  // hostile nesting: leave it to the depth limits
         const auto at = std::find(open.begin(), open.end(), name);
         if (at == open.end()) {
           if (!closing) open.emplace_back(name);
@@ -642,7 +655,7 @@ ParsedMessage parse_message(std::string_view raw) {
       return message;
     }
     // mbox separator line ("From sender date"), possibly with a ">From " quoted twin.
-    while (raw.substr(0, 5) == "From " || raw.substr(0, 6) == ">From ") {
+    while (is_mbox_separator(raw)) {
       const std::size_t nl = raw.find('\n');
       raw = nl == std::string_view::npos ? std::string_view() : raw.substr(nl + 1);
     }

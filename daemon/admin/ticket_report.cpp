@@ -1,6 +1,8 @@
 // ticket_report.cpp — see ticket_report.h.
 #include "daemon/admin/ticket_report.h"
 
+#include "daemon/config/config.h"
+
 #include <ctime>
 #include <iomanip>
 
@@ -49,7 +51,7 @@ bool print_ticket(Store& store, const std::string& protocol, std::ostream& out) 
       << "  subject:      " << t.subject << "\n"
       << "  status:       " << status_name(t.status) << (t.stage.empty() ? "" : "  stage: " + t.stage) << "\n"
       << "  type:         " << t.type_id << "\n"
-      << "  priority:     " << t.priority << "\n"
+      << "  priority:     " << t.priority << " (" << priority_name(static_cast<Priority>(t.priority)) << ")\n"
       << "  contact:      " << (contact.name.empty() ? "" : contact.name + " ") << "<" << contact.address << ">\n"
       << "  responsible:  " << (t.responsible.empty() ? "-" : t.responsible) << "\n"
       << "  department:   " << (t.department.empty() ? "-" : t.department) << "\n"

@@ -4,7 +4,6 @@
 #include <sstream>
 
 #include <Poco/Net/MailMessage.h>
-#include <Poco/Net/MailRecipient.h>
 #include <Poco/Net/StringPartSource.h>
 #include <Poco/Timestamp.h>
 
@@ -97,10 +96,11 @@ std::string header_safe(const std::string& value) {
 std::string compose_mail(const MailParts& parts) {
   MailMessage message;
   message.setSender(mailbox(parts.from));
-  for (const auto& to : parts.to)
-    message.addRecipient(Poco::Net::MailRecipient(Poco::Net::MailRecipient::PRIMARY_RECIPIENT,
-                                                  header_safe(to.address),
-                                                  to.name.empty() ? std::string() : encoded(to.name)));
+  // The To header is written by hand: POCO quotes real names, and an encoded word inside quotes
+  // is not decoded by strict readers (RFC 2047, section 5). Envelope recipients go separately.
+  std::string to_header;
+  for (const auto& to : parts.to) to_header += (to_header.empty() ? "" : ", ") + mailbox(to);
+  message.set("To", to_header);
   message.setSubject(encoded_subject(parts.subject));
   message.setDate(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(parts.date)));
   message.set("Message-ID", "<" + header_safe(parts.message_id) + ">");

@@ -160,3 +160,8 @@ TEST_CASE("garbage MIME headers and encodings never throw", "[malformed]") {
   };
   for (const char* input : inputs) parse_checked(input);
 }
+
+TEST_CASE("the obsolete 'From :' field form is a header, not an mbox line", "[malformed]") {
+  const auto m = parse_checked("From : a@example.com\nSubject: s\n\nb\n");
+  CHECK(m.from.address == "a@example.com");
+}
