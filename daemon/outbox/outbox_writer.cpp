@@ -3,8 +3,6 @@
 
 #include <ctime>
 
-#include <Poco/RandomStream.h>
-
 #include "daemon/outbox/mail_composer.h"
 
 namespace atendd {
@@ -22,18 +20,6 @@ std::string replace_all(std::string text, const std::string& what, const std::st
 std::string domain_of(const std::string& address) {
   const auto at = address.rfind('@');
   return at == std::string::npos ? "atendd.invalid" : address.substr(at + 1);
-}
-
-std::string random_hex(size_t bytes) {
-  Poco::RandomInputStream random;
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < bytes; ++i) {
-    const unsigned char c = static_cast<unsigned char>(random.get());
-    out += hex[c >> 4];
-    out += hex[c & 15];
-  }
-  return out;
 }
 
 std::string human_size(std::int64_t bytes) {

@@ -9,9 +9,7 @@
 
 namespace atendd {
 
-namespace {
-
-std::string random_token(size_t bytes) {
+std::string random_hex(size_t bytes) {
   Poco::RandomInputStream random;
   static const char* hex = "0123456789abcdef";
   std::string out;
@@ -22,8 +20,6 @@ std::string random_token(size_t bytes) {
   }
   return out;
 }
-
-}  // namespace
 
 bool is_usable_address(const std::string& address) {
   const auto at = address.find('@');
@@ -74,7 +70,7 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.department = type.department;
   t.subject = parsed.subject;
   t.level = type.level;
-  t.reply_token = random_token(12);
+  t.reply_token = random_hex(12);
   t.mailbox = message.mailbox;
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;

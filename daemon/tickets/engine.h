@@ -43,6 +43,8 @@ struct OpenedTicket {
 
 // Whether an address can receive mail: one '@', a dotted or bracketed domain, no spaces or controls.
 bool is_usable_address(const std::string& address);
+// `bytes` random bytes from the system's generator as lower-case hex (reply tokens, Message-IDs).
+std::string random_hex(size_t bytes);
 // A display-safe attachment name: no directories, no control characters, bounded length.
 std::string safe_filename(const std::string& name);
 

@@ -288,3 +288,37 @@ TEST_CASE("atendd --check-config names every problem with file and line and exit
   CHECK(run.err.find(path + ":3") != std::string::npos);
   CHECK(run.err.find(path + ":5") != std::string::npos);
 }
+
+TEST_CASE("an automatic notification opens a ticket but its sender gets no opening e-mail", "[deliver][smtp][loop]") {
+  const std::string message = corpus_message("mail089.box");  // ServiceNow: Precedence bulk + Auto-Submitted
+  if (message.empty()) return;
+  TempDir sink_dir;
+  SmtpSink sink(sink_dir.path());
+  Setup setup(sink.port());
+  const RunResult run = setup.deliver(message);
+  INFO(run.out << run.err);
+  REQUIRE(run.exit_code == 0);
+  const auto mails = sink.wait_for(2, 10);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CHECK(sink.mails().size() == 2);  // the agent's forward and the watchers' notice only
+  CHECK(mail_to(mails, "example@service-now.com") == nullptr);
+  CHECK(mail_to(mails, "maria@atendd.test") != nullptr);
+}
+
+TEST_CASE("a copy of our own mail coming back is ignored and answered by nothing", "[deliver][smtp][loop]") {
+  TempDir sink_dir;
+  SmtpSink sink(sink_dir.path());
+  Setup setup(sink.port());
+  const RunResult run = setup.deliver(
+      "From: Suporte Teste <suporte@atendd.test>\r\nTo: suporte@atendd.test\r\nSubject: [#20261124000001] eco\r\n"
+      "Message-ID: <eco@atendd.test>\r\nX-Loop: suporte@atendd.test\r\n\r\neco\r\n");
+  INFO(run.out << run.err);
+  CHECK(run.exit_code == 0);
+  CHECK(run.out.rfind("ignored", 0) == 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CHECK(sink.mails().empty());
+  auto store = setup.store();
+  CHECK(store->tickets(std::nullopt, 10).empty());
+  REQUIRE(store->journal(10).size() == 1);
+  CHECK(store->journal(10)[0].outcome == "ignored");
+}
