@@ -106,15 +106,21 @@ void SmtpSender::send(const std::string& mail_from, const std::vector<std::strin
     transmit(mail_from, recipients, raw);
     return;
   } catch (const Poco::Net::SMTPException& e) {
-    // A refusal: reset the transaction so the connection stays usable for the next mail.
-    const bool permanent = e.code() >= 500 && e.code() < 600;
-    std::string response;
-    try {
-      session_->sendCommand("RSET", response);
-    } catch (...) {
+    if (e.code() == 0 || e.code() == 421) {
+      // No reply, or "closing channel": the kept connection is dead, not the mail refused.
       close();
+      if (!reused) throw SmtpFailure("SMTP " + config_.host + ": " + e.displayText(), false);
+    } else {
+      // A refusal: reset the transaction so the connection stays usable for the next mail.
+      const bool permanent = e.code() >= 500 && e.code() < 600;
+      std::string response;
+      try {
+        session_->sendCommand("RSET", response);
+      } catch (...) {
+        close();
+      }
+      throw SmtpFailure("SMTP " + config_.host + " refused: " + e.displayText(), permanent);
     }
-    throw SmtpFailure("SMTP " + config_.host + " refused: " + e.displayText(), permanent);
   } catch (const Poco::Exception& e) {
     close();
     if (!reused) throw SmtpFailure("SMTP " + config_.host + ": " + e.displayText(), false);

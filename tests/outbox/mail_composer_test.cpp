@@ -246,3 +246,22 @@ TEST_CASE("without HTML or files the mail is a single text part", "[outbox][comp
   CHECK(raw.find("multipart/") == std::string::npos);
   CHECK_FALSE(parse_message(raw).html.has_value());
 }
+
+TEST_CASE("a recipient name with a comma or quotes stays one recipient", "[outbox][composer]") {
+  MailParts parts = opening_mail();
+  parts.from = Address{"suporte@example.com", "Suporte, Atendimento"};
+  parts.to = {Address{"ana@example.com", "Silva, Ana"}, Address{"bia@example.com", "Bia \"B\" <chefe>"}};
+  parts.reply_to = Address{"suporte+tok123@example.com", "Suporte, respostas"};
+
+  const ParsedMessage back = parse_message(compose_mail(parts));
+
+  CHECK(back.from.address == "suporte@example.com");
+  CHECK(back.from.name == "Suporte, Atendimento");
+  REQUIRE(back.to.size() == 2);
+  CHECK(back.to[0].address == "ana@example.com");
+  CHECK(back.to[0].name == "Silva, Ana");
+  CHECK(back.to[1].address == "bia@example.com");
+  CHECK(back.to[1].name == "Bia \"B\" <chefe>");
+  REQUIRE(back.reply_to.size() == 1);
+  CHECK(back.reply_to[0].name == "Suporte, respostas");
+}

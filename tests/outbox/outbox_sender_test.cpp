@@ -17,6 +17,7 @@
 #include "daemon/tickets/clock.h"
 #include "storage/sqlite_store.h"
 #include "support/processes.h"
+#include "tls_sink.h"
 
 using namespace atendd;
 using atendd::test::SmtpSink;
@@ -262,4 +263,45 @@ TEST_CASE("two senders draining one database at once deliver every mail exactly 
   CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == ids.size());
   SqliteStore check(db);
   CHECK(check.outbox_in_state(OutboxState::Sent, 1000).size() == static_cast<size_t>(kMails));
+}
+
+TEST_CASE("a mail the server refuses for good is marked failed at once", "[outbox][sender]") {
+  TempDir dir;
+  const auto [cert, key] = atendd::test::self_signed_certificate(dir.path());
+  atendd::test::TlsSink sink(dir.path() + "/sink", cert, key);  // 530 to MAIL FROM without STARTTLS
+  SqliteStore store(dir.path() + "/atendd.db");
+  FixedClock clock(kNow);
+  const auto id = queue_mail(store, 1, kNow);
+  OutboxSender sender(store, smtp_at(sink.port()), "atendd.example.com", clock, quiet_log());
+
+  const DrainResult result = sender.drain_due();
+
+  CHECK(result.failed == 1);
+  CHECK(result.retried == 0);
+  const OutboxMail m = mail_by_id(store, id);
+  CHECK(m.state == OutboxState::Failed);
+  CHECK(m.attempts == 1);
+  CHECK(m.last_error.find("530") != std::string::npos);
+}
+
+TEST_CASE("the outbox keeps sending without a retry after the SMTP server restarts", "[outbox][sender]") {
+  TempDir dir;
+  const int port = atendd::test::free_port();
+  SqliteStore store(dir.path() + "/atendd.db");
+  FixedClock clock(kNow);
+  OutboxSender sender(store, smtp_at(port), "atendd.example.com", clock, quiet_log());
+  {
+    SmtpSink first(dir.path() + "/first", port);
+    queue_mail(store, 1, kNow);
+    REQUIRE(sender.drain_due().sent == 1);
+  }  // the server restarts while the sender keeps its connection
+  SmtpSink second(dir.path() + "/second", port);
+  const auto id = queue_mail(store, 2, kNow);
+
+  const DrainResult result = sender.drain_due();
+
+  CHECK(result.sent == 1);
+  CHECK(result.retried == 0);
+  CHECK(mail_by_id(store, id).state == OutboxState::Sent);
+  CHECK(second.wait_for(1, 10).size() == 1);
 }

@@ -1,12 +1,7 @@
 // smtp_sender_test.cpp — SmtpSender against the real SMTP sink (tests/servers/smtp_sink.py):
 // one kept connection for many mails, one reconnect after the server restarts, a temporary failure
 // when nobody listens, and STARTTLS with a self-signed certificate the sink requires.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -16,16 +11,16 @@
 
 #include <catch2/catch.hpp>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include "daemon/outbox/mail_composer.h"
 #include "daemon/outbox/smtp_sender.h"
 #include "support/processes.h"
+#include "tls_sink.h"
 
 using namespace atendd;
 using atendd::test::SmtpSink;
 using atendd::test::TempDir;
+using atendd::test::TlsSink;
+using atendd::test::self_signed_certificate;
 
 namespace fs = std::filesystem;
 
@@ -68,81 +63,6 @@ std::set<int> client_connections_to(int port) {
     if (remote_port == port && state == "01") out.insert(std::stoi(local.substr(local_colon + 1), nullptr, 16));
   }
   return out;
-}
-
-// The envelope file (.json) the sink wrote beside each mail, in order of arrival.
-std::vector<Poco::JSON::Object::Ptr> envelopes(const std::string& dir) {
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.path().extension() == ".eml") names.push_back(entry.path().string());
-  std::sort(names.begin(), names.end());
-  std::vector<Poco::JSON::Object::Ptr> out;
-  for (const auto& name : names) {
-    Poco::JSON::Parser parser;
-    out.push_back(parser.parse(atendd::test::read_file(name.substr(0, name.size() - 4) + ".json"))
-                      .extract<Poco::JSON::Object::Ptr>());
-  }
-  return out;
-}
-
-// The sink started with a certificate: it then requires STARTTLS before MAIL FROM.
-class TlsSink {
- public:
-  TlsSink(const std::string& dir, const std::string& cert, const std::string& key) : dir_(dir) {
-    fs::create_directories(dir_);
-    const std::string port_file = dir_ + "/.port";
-    const std::vector<std::string> argv{"/usr/bin/python3",
-                                        std::string(ATENDD_SOURCE_DIR) + "/tests/servers/smtp_sink.py",
-                                        "--port", "0", "--dir", dir_, "--port-file", port_file,
-                                        "--tls-cert", cert, "--tls-key", key};
-    pid_ = ::fork();
-    if (pid_ < 0) throw std::runtime_error("fork failed");
-    if (pid_ == 0) {
-      for (int fd = 3; fd < 1024; ++fd) ::close(fd);
-      std::vector<char*> args;
-      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-      args.push_back(nullptr);
-      ::execv(args[0], args.data());
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && !fs::exists(port_file); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!fs::exists(port_file)) throw std::runtime_error("the TLS SMTP sink did not start");
-    port_ = std::stoi(atendd::test::read_file(port_file));
-  }
-  ~TlsSink() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    while (::waitpid(pid_, &status, 0) < 0) {
-    }
-  }
-  TlsSink(const TlsSink&) = delete;
-  TlsSink& operator=(const TlsSink&) = delete;
-  int port() const { return port_; }
-  size_t count() const { return envelopes(dir_).size(); }
-  std::vector<Poco::JSON::Object::Ptr> wait_for(size_t n, double seconds) const {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(int(seconds * 1000));
-    for (;;) {
-      auto got = envelopes(dir_);
-      if (got.size() >= n || std::chrono::steady_clock::now() > deadline) return got;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-
- private:
-  std::string dir_;
-  int port_ = 0;
-  pid_t pid_ = -1;
-};
-
-// A self-signed certificate for localhost / 127.0.0.1 in DIR: returns {cert, key}.
-std::pair<std::string, std::string> self_signed_certificate(const std::string& dir) {
-  const std::string cert = dir + "/cert.pem", key = dir + "/key.pem";
-  const std::string command = "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=localhost "
-                              "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 -keyout '" + key +
-                              "' -out '" + cert + "' >/dev/null 2>&1";
-  REQUIRE(std::system(command.c_str()) == 0);
-  return {cert, key};
 }
 
 }  // namespace
