@@ -107,8 +107,20 @@ std::string to_json(const ParsedMessage& m) {
   out += m.auto_submitted ? "true" : "false";
   out += ",\"is_bounce\":";
   out += m.is_bounce ? "true" : "false";
+  out += ",\"bounce\":";
+  if (m.bounced_recipient.empty() && m.bounced_message_id.empty()) {
+    out += "null";
+  } else {
+    out += "{\"recipient\":";
+    append_optional_id(out, m.bounced_recipient);
+    out += ",\"message_id\":";
+    append_optional_id(out, m.bounced_message_id);
+    out += '}';
+  }
   out += ",\"text\":";
   append_string(out, m.text);
+  out += ",\"new_text\":";
+  append_string(out, m.new_text);
   out += ",\"html\":";
   if (m.html) append_string(out, *m.html);
   else out += "null";

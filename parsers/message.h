@@ -17,7 +17,7 @@ struct Address {
 };
 
 struct Attachment {
-  std::string filename;      // decoded (RFC 2047 / 2231); may be empty for unnamed parts
+  std::string filename;      // decoded (RFC 2047 / 2231), no path; made up from the type when unnamed
   std::string content_type;  // "application/pdf", lower case
   std::string content_id;    // without angle brackets, empty when none
   bool inline_part = false;  // Content-Disposition: inline or a multipart/related image
@@ -35,9 +35,16 @@ struct ParsedMessage {
   std::vector<std::string> references;  // ids without angle brackets, oldest first
   std::optional<std::int64_t> date;     // seconds since the epoch (UTC); empty when unreadable
   bool auto_submitted = false;  // RFC 3834 Auto-Submitted other than "no", Precedence bulk/junk/list,
-                                // X-Autoreply, auto-responder markers
+                                // X-Autoreply, auto-responder markers, or a sender local part
+                                // noreply/no-reply/donotreply/mailer-daemon/postmaster
   bool is_bounce = false;       // delivery status notification (multipart/report, mailer-daemon)
+  std::string bounced_recipient;   // bounces: Original-Recipient, else Final-Recipient, of the first
+                                   // message/delivery-status recipient ("rfc822;" stripped)
+  std::string bounced_message_id;  // bounces: Message-ID (no angle brackets) of the returned
+                                   // message/rfc822 or text/rfc822-headers part
   std::string text;             // body to show: the plain part, or text derived from HTML
+  std::string new_text;         // the reply's new part: text without quoted history and signature
+                                // (quote_split.h); the whole text when no quote is recognised
   std::optional<std::string> html;
   std::vector<Attachment> attachments;
   std::vector<std::string> defects;  // what was wrong with the input, one short phrase each

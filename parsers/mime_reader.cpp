@@ -20,6 +20,7 @@
 #include "parsers/date_time.h"
 #include "parsers/encoded_words.h"
 #include "parsers/html_text.h"
+#include "parsers/quote_split.h"
 #include "parsers/transfer_encoding.h"
 
 namespace atendd {
@@ -280,6 +281,8 @@ class TreeWalker {
 
   bool saw_delivery_status = false;
   bool saw_report = false;
+  std::string status_recipient;     // first recipient named in a message/delivery-status part
+  std::string returned_message_id;  // Message-ID of the first attached message or header part
 
  private:
   void leaf(std::string_view raw_body, const PartInfo& info, const std::string& type,
@@ -292,6 +295,102 @@ class TreeWalker {
   std::string_view clean_message_;
 };
 
+// A name for an unnamed part, from its type: "attachment.pdf", "image.png", "attachment.bin".
+std::string synthesized_name(const std::string& content_type) {
+  static const std::pair<const char*, const char*> kKnown[] = {
+      {"application/pdf", "attachment.pdf"},
+      {"image/png", "image.png"},
+      {"image/jpeg", "image.jpg"},
+      {"image/jpg", "image.jpg"},
+      {"image/pjpeg", "image.jpg"},
+      {"image/gif", "image.gif"},
+      {"image/bmp", "image.bmp"},
+      {"image/webp", "image.webp"},
+      {"image/tiff", "image.tiff"},
+      {"image/svg+xml", "image.svg"},
+      {"text/plain", "attachment.txt"},
+      {"text/html", "attachment.html"},
+      {"text/calendar", "invite.ics"},
+      {"text/csv", "attachment.csv"},
+      {"text/rfc822-headers", "headers.txt"},
+      {"message/rfc822", "message.eml"},
+      {"message/global", "message.eml"},
+      {"message/delivery-status", "delivery-status.txt"},
+      {"application/zip", "attachment.zip"},
+      {"application/json", "attachment.json"},
+      {"application/xml", "attachment.xml"},
+      {"application/pgp-signature", "signature.asc"},
+      {"application/pkcs7-signature", "smime.p7s"},
+      {"application/x-pkcs7-signature", "smime.p7s"},
+      {"application/ms-tnef", "winmail.dat"},
+      {"application/msword", "attachment.doc"},
+      {"application/vnd.ms-excel", "attachment.xls"},
+      {"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "attachment.docx"},
+      {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "attachment.xlsx"},
+      {"audio/mpeg", "audio.mp3"},
+      {"video/mp4", "video.mp4"},
+  };
+  for (const auto& [type, name] : kKnown)
+    if (content_type == type) return name;
+  if (content_type.rfind("image/", 0) == 0) return "image.bin";
+  return "attachment.bin";
+}
+
+// The first "Message-ID:" of a header block (bounded), without angle brackets.
+std::string message_id_in_headers(std::string_view block) {
+  std::size_t pos = 0;
+  while (pos < block.size() && pos < kMaxHeaderBytes) {
+    const std::size_t nl = block.find('\n', pos);
+    std::string_view line = block.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // end of the header block
+    if (line.size() >= 11 && iequals(line.substr(0, 11), "message-id:")) {
+      std::string value(line.substr(11));
+      // The id may be folded onto the next line.
+      std::size_t next = nl == std::string_view::npos ? block.size() : nl + 1;
+      while (next < block.size() && (block[next] == ' ' || block[next] == '\t')) {
+        const std::size_t end = block.find('\n', next);
+        value.append(block.substr(next, end == std::string_view::npos ? std::string_view::npos : end - next));
+        next = end == std::string_view::npos ? block.size() : end + 1;
+      }
+      std::string id = strip_angles(value);
+      id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return is_blank(c); }), id.end());
+      return id;
+    }
+    if (nl == std::string_view::npos) break;
+    pos = nl + 1;
+  }
+  return {};
+}
+
+// The first recipient of a message/delivery-status body: Original-Recipient when given (the
+// address as we wrote it), else Final-Recipient; the address type ("rfc822;") stripped.
+std::string recipient_in_status(std::string_view status) {
+  std::string original, final_recipient;
+  std::size_t pos = 0;
+  bool in_recipient_block = false;
+  while (pos < status.size()) {
+    const std::size_t nl = status.find('\n', pos);
+    std::string_view line = trim(status.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos));
+    pos = nl == std::string_view::npos ? status.size() : nl + 1;
+    if (line.empty()) {
+      if (in_recipient_block && (!original.empty() || !final_recipient.empty())) break;  // first one only
+      continue;
+    }
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string name = lower(trim(line.substr(0, colon)));
+    std::string_view value = trim(line.substr(colon + 1));
+    if (name != "original-recipient" && name != "final-recipient") continue;
+    in_recipient_block = true;
+    if (const std::size_t semi = value.find(';'); semi != std::string_view::npos) value = trim(value.substr(semi + 1));
+    std::string address = strip_angles(value);
+    if (name == "original-recipient" && original.empty()) original = address;
+    if (name == "final-recipient" && final_recipient.empty()) final_recipient = address;
+  }
+  return original.empty() ? final_recipient : original;
+}
+
 void TreeWalker::add_attachment(Attachment attachment) {
   if (message_.attachments.size() >= kMaxAttachments) {
     add_defect(message_.defects, "too many attachments");
@@ -301,6 +400,17 @@ void TreeWalker::add_attachment(Attachment attachment) {
   for (auto& c : attachment.filename)
     if (static_cast<unsigned char>(c) < 0x20) c = ' ';
   attachment.filename = std::string(trim(attachment.filename));
+  // A name is never a path: "../../etc/passwd" is "passwd", "C:\\x\\a.doc" is "a.doc". Names made
+  // from an attached message's subject keep their text, with the separators replaced.
+  const bool is_message = attachment.content_type.rfind("message/", 0) == 0;
+  if (is_message) {
+    for (auto& c : attachment.filename)
+      if (c == '/' || c == '\\') c = '_';
+  } else if (const auto sep = attachment.filename.find_last_of("/\\"); sep != std::string::npos) {
+    attachment.filename = std::string(trim(attachment.filename.substr(sep + 1)));
+  }
+  if (attachment.filename == "." || attachment.filename == "..") attachment.filename.clear();
+  if (attachment.filename.empty()) attachment.filename = synthesized_name(attachment.content_type);
   message_.attachments.push_back(std::move(attachment));
 }
 
@@ -334,6 +444,7 @@ void TreeWalker::attach_message(const mimetic::MimeEntity& entity, const PartInf
       std::ostringstream os;
       os << inner;
       a.data = os.str();
+      if (returned_message_id.empty()) returned_message_id = message_id_in_headers(a.data);
     } catch (...) {
       add_defect(message_.defects, "unreadable attached message");
     }
@@ -475,7 +586,12 @@ void TreeWalker::leaf(std::string_view raw_body, const PartInfo& info, const std
   if (filename.empty() && type == "application/ms-tnef") filename = "winmail.dat";
   a.filename = std::move(filename);
   a.data = std::move(data);
-  if (type == "message/delivery-status") saw_delivery_status = true;
+  if (type == "message/delivery-status") {
+    saw_delivery_status = true;
+    if (status_recipient.empty()) status_recipient = recipient_in_status(a.data);
+  }
+  if (type == "text/rfc822-headers" && returned_message_id.empty())
+    returned_message_id = message_id_in_headers(a.data);
   add_attachment(std::move(a));
 }
 
@@ -793,6 +909,7 @@ ParsedMessage parse_message(std::string_view raw) {
       if (line_start != std::string::npos) text.erase(0, line_start + 1);
     }
     message.text = std::move(text);
+    message.new_text = split_reply(message.text).new_text;
     if (any_html) message.html = std::move(html);
 
     const std::string sender = lower(message.from.address);
@@ -803,6 +920,14 @@ ParsedMessage parse_message(std::string_view raw) {
                                               [](const Attachment& a) { return a.content_type == "message/rfc822"; });
     message.is_bounce = walker.saw_delivery_status ||
                         (daemon_sender && (returned_message || looks_like_bounce_subject(message.subject)));
+    if (message.is_bounce) {
+      message.bounced_recipient = walker.status_recipient;
+      message.bounced_message_id = walker.returned_message_id;
+    }
+    // Machine senders that never read replies.
+    if (local == "noreply" || local == "no-reply" || local == "no_reply" || local == "donotreply" ||
+        local == "do-not-reply" || local == "do_not_reply" || local == "mailer-daemon" || local == "postmaster")
+      message.auto_submitted = true;
     // Address parsing reports each bad entry; one mention of each kind is enough.
     std::vector<std::string> unique;
     for (auto& d : message.defects)

@@ -200,3 +200,37 @@ TEST_CASE("every corpus message parses without throwing and gives valid output",
     CHECK_NOTHROW(atendd::parse_message(raw));
   }
 }
+
+TEST_CASE("corpus bounces name the failed recipient and the returned Message-ID", "[corpus]") {
+  const std::string dir = ATENDD_CORPUS_DIR;
+  if (!std::ifstream(dir + "/zammad-expected.tsv")) {
+    WARN("mail corpus not found at " << dir << "; skipped");
+    return;
+  }
+  struct Expected {
+    const char* file;
+    const char* recipient;
+    const char* message_id;
+  };
+  // Read by hand from the message/delivery-status and message/rfc822 parts of each file.
+  const Expected expected[] = {
+      {"mail033-undelivered-mail-returned-to-sender-notification.box", "not_existing@znuny.com",
+       "notification.20150830145600.1.4.5f4fd063-f69b-4e64-a92d-5e7128bd6682@127.0.0.1:3000"},
+      {"mail055.box", "ticket-bounce-trigger2@example.com", "20170526150141.232.13312@example.zammad.loc"},
+      {"mail078.box", "bob.smith@example.de", "20150830145601.30.608881@example.com"},
+      {"mail092.box", "receiver@example.org", ""},  // the returned message part is empty
+  };
+  for (const auto& e : expected) {
+    const std::string raw = read_file(dir + "/zammad/" + e.file);
+    if (raw.empty()) {
+      WARN(e.file << " not found; skipped");
+      continue;
+    }
+    INFO(e.file);
+    const atendd::ParsedMessage m = atendd::parse_message(raw);
+    CHECK(m.is_bounce);
+    CHECK(m.auto_submitted);
+    CHECK(m.bounced_recipient == e.recipient);
+    CHECK(m.bounced_message_id == e.message_id);
+  }
+}

@@ -68,3 +68,19 @@ TEST_CASE("invalid UTF-8 and control characters still give valid JSON", "[json]"
   CHECK(obj->getValue<std::string>("subject").find("\xEF\xBF\xBD") != std::string::npos);
   CHECK(json.find('\x01') == std::string::npos);
 }
+
+TEST_CASE("new_text and bounce are written with bounce null for ordinary mail", "[json]") {
+  atendd::ParsedMessage m;
+  m.text = "Oi\n\n> velho";
+  m.new_text = "Oi";
+  auto obj = parse_json(atendd::to_json(m));
+  CHECK(obj->getValue<std::string>("new_text") == "Oi");
+  CHECK(obj->isNull("bounce"));
+  m.is_bounce = true;
+  m.bounced_recipient = "maria@example.com.br";
+  obj = parse_json(atendd::to_json(m));
+  const auto bounce = obj->getObject("bounce");
+  REQUIRE(bounce);
+  CHECK(bounce->getValue<std::string>("recipient") == "maria@example.com.br");
+  CHECK(bounce->isNull("message_id"));
+}

@@ -219,3 +219,75 @@ TEST_CASE("Message-ID and In-Reply-To are stored without angle brackets", "[mime
   CHECK(m.message_id == "20200123143934.05D7EE792E@example.com");
   CHECK(m.in_reply_to == "x@y");
 }
+
+TEST_CASE("machine sender addresses are auto-submitted", "[mime]") {
+  for (const char* local : {"noreply", "no-reply", "donotreply", "mailer-daemon", "postmaster", "NoReply"}) {
+    INFO(local);
+    CHECK(parse_message(std::string("From: ") + local + "@example.com\nSubject: x\n\nx\n").auto_submitted);
+  }
+  CHECK_FALSE(parse_message("From: noreplyer@example.com\n\nx\n").auto_submitted);
+  CHECK_FALSE(parse_message("From: maria@noreply.example.com\n\nx\n").auto_submitted);
+}
+
+TEST_CASE("list headers flag only together with a Precedence of list or bulk", "[mime]") {
+  CHECK_FALSE(parse_message("From: a@x.com\nList-Unsubscribe: <mailto:u@x.com>\n\nx\n").auto_submitted);
+  CHECK(parse_message("From: a@x.com\nList-Id: <l.x.com>\nPrecedence: list\n\nx\n").auto_submitted);
+  CHECK(parse_message("From: a@x.com\nList-Unsubscribe: <mailto:u@x.com>\nPrecedence: bulk\n\nx\n")
+            .auto_submitted);
+  CHECK_FALSE(parse_message("From: a@x.com\nX-Auto-Response-Suppress: OOF\n\nx\n").auto_submitted);
+  CHECK_FALSE(parse_message("From: a@x.com\nX-Autoreply: no\n\nx\n").auto_submitted);
+}
+
+TEST_CASE("a bounce names the failed recipient and the returned Message-ID", "[mime]") {
+  const auto m = parse_message(
+      "From: MAILER-DAEMON@example.com\nSubject: Undelivered Mail\n"
+      "Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\n\n"
+      "--b\nContent-Type: text/plain\n\nSorry.\n"
+      "--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; example.com\n\n"
+      "Final-Recipient: rfc822; Maria@Example.com.br\nAction: failed\nStatus: 5.1.1\n\n"
+      "Final-Recipient: rfc822; other@example.com.br\nAction: failed\n"
+      "--b\nContent-Type: text/rfc822-headers\n\nFrom: suporte@example.com.br\nMessage-ID:\n <t1.42@example.com.br>\n"
+      "Subject: hi\n"
+      "--b--\n");
+  CHECK(m.is_bounce);
+  CHECK(m.bounced_recipient == "Maria@Example.com.br");
+  CHECK(m.bounced_message_id == "t1.42@example.com.br");
+  const auto plain = parse_message("From: a@x.com\nMessage-ID: <a@x>\n\nhello\n");
+  CHECK(plain.bounced_recipient.empty());
+  CHECK(plain.bounced_message_id.empty());
+}
+
+TEST_CASE("unnamed attachments get a name from their type", "[mime]") {
+  const auto m = parse_message(
+      "From: a@x.com\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+      "--b\nContent-Type: text/plain\n\nbody\n"
+      "--b\nContent-Type: application/pdf\nContent-Transfer-Encoding: base64\n\nJVBERi0=\n"
+      "--b\nContent-Type: image/png\nContent-Disposition: inline\n\nx\n"
+      "--b\nContent-Type: application/x-unknown-thing\n\nx\n"
+      "--b\nContent-Type: image/x-odd\n\nx\n"
+      "--b--\n");
+  REQUIRE(m.attachments.size() == 4);
+  CHECK(m.attachments[0].filename == "attachment.pdf");
+  CHECK(m.attachments[1].filename == "image.png");
+  CHECK(m.attachments[2].filename == "attachment.bin");
+  CHECK(m.attachments[3].filename == "image.bin");
+  for (const auto& a : m.attachments) CHECK_FALSE(a.filename.empty());
+}
+
+TEST_CASE("path components are stripped from attachment names", "[mime]") {
+  const auto m = parse_message(
+      "From: a@x.com\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+      "--b\nContent-Type: text/plain\n\nbody\n"
+      "--b\nContent-Type: application/octet-stream; name=\"../../etc/passwd\"\n\nx\n"
+      "--b\nContent-Type: application/msword\nContent-Disposition: attachment; filename=\"C:\\\\Users\\\\ana\\\\a.doc\"\n\nx\n"
+      "--b\nContent-Type: application/pdf\nContent-Disposition: attachment; filename=\"dir/\"\n\nx\n"
+      "--b\nContent-Type: application/octet-stream; name=\"..\"\n\nx\n"
+      "--b\nContent-Type: message/rfc822\n\nSubject: Pedido 1/2\n\nx\n"
+      "--b--\n");
+  REQUIRE(m.attachments.size() == 5);
+  CHECK(m.attachments[0].filename == "passwd");
+  CHECK(m.attachments[1].filename == "a.doc");
+  CHECK(m.attachments[2].filename == "attachment.pdf");
+  CHECK(m.attachments[3].filename == "attachment.bin");
+  CHECK(m.attachments[4].filename == "Pedido 1_2.eml");
+}
