@@ -402,6 +402,56 @@ int SqliteStore::open_tickets_of(const std::string& agent_id) {
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
 }
 
+std::optional<TicketId> SqliteStore::ticket_of_message_id(const std::string& message_id) {
+  if (message_id.empty()) return std::nullopt;
+  auto q = query("SELECT ticket_id FROM articles WHERE message_id = ? ORDER BY id DESC LIMIT 1");
+  q.bind(message_id);
+  if (!q.step()) return std::nullopt;
+  return q.i64(0);
+}
+
+std::optional<TicketId> SqliteStore::ticket_of_outbox_message_id(const std::string& message_id) {
+  if (message_id.empty()) return std::nullopt;
+  auto q = query("SELECT ticket_id FROM outbox WHERE message_id = ? AND ticket_id IS NOT NULL");
+  q.bind(message_id);
+  if (!q.step()) return std::nullopt;
+  return q.i64(0);
+}
+
+std::optional<Ticket> SqliteStore::ticket_by_reply_token(const std::string& token) {
+  if (token.empty()) return std::nullopt;
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE reply_token = ?");
+  q.bind(token);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
+}
+
+std::optional<MailboxState> SqliteStore::mailbox_state(const std::string& mailbox) {
+  auto q = query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = ?");
+  q.bind(mailbox);
+  if (!q.step()) return std::nullopt;
+  return MailboxState{q.i64(0), q.i64(1)};
+}
+
+void SqliteStore::set_mailbox_state(const std::string& mailbox, const MailboxState& state, Timestamp at) {
+  query("INSERT INTO mailbox_state(mailbox, uidvalidity, last_uid, updated_at) VALUES(?, ?, ?, ?) "
+        "ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = excluded.last_uid, "
+        "updated_at = excluded.updated_at")
+      .bind(mailbox).bind(state.uidvalidity).bind(state.last_uid).bind(at)
+      .run();
+}
+
+int SqliteStore::count_event(const std::string& scope, Timestamp window_start) {
+  auto q = query("INSERT INTO rate_counters(scope, window_start, count) VALUES(?, ?, 1) "
+                 "ON CONFLICT(scope, window_start) DO UPDATE SET count = count + 1 RETURNING count");
+  q.bind(scope).bind(window_start);
+  if (!q.step()) return 0;
+  const int count = static_cast<int>(q.i64(0));
+  while (q.step()) {
+  }
+  return count;
+}
+
 // ---- articles, attachments, history, watchers
 
 std::int64_t SqliteStore::add_article(const Article& a) {

@@ -44,6 +44,12 @@ class SqliteStore : public Store {
   std::optional<Ticket> ticket_by_protocol(const std::string& protocol) override;
   std::vector<Ticket> tickets(std::optional<TicketStatus> status, int limit) override;
   int open_tickets_of(const std::string& agent_id) override;
+  std::optional<TicketId> ticket_of_message_id(const std::string& message_id) override;
+  std::optional<TicketId> ticket_of_outbox_message_id(const std::string& message_id) override;
+  std::optional<Ticket> ticket_by_reply_token(const std::string& token) override;
+  std::optional<MailboxState> mailbox_state(const std::string& mailbox) override;
+  void set_mailbox_state(const std::string& mailbox, const MailboxState& state, Timestamp at) override;
+  int count_event(const std::string& scope, Timestamp window_start) override;
 
   std::int64_t add_article(const Article& article) override;
   std::vector<Article> articles(TicketId ticket) override;

@@ -124,6 +124,12 @@ struct OutboxMail {
   std::optional<Timestamp> sent_at;
 };
 
+// Where an IMAP mailbox's intake stands: the UIDVALIDITY seen and the highest UID applied.
+struct MailboxState {
+  std::int64_t uidvalidity = 0;
+  std::int64_t last_uid = 0;
+};
+
 class StoreError : public std::runtime_error {
  public:
   enum class Kind { Busy, Constraint, Other };
@@ -164,6 +170,11 @@ class Store {
   virtual std::optional<Ticket> ticket_by_protocol(const std::string& protocol) = 0;
   virtual std::vector<Ticket> tickets(std::optional<TicketStatus> status, int limit) = 0;
   virtual int open_tickets_of(const std::string& agent_id) = 0;
+  // Threading look-ups: the ticket holding an article with this Message-ID, the ticket an
+  // outgoing mail with this Message-ID belonged to, the ticket with this reply token.
+  virtual std::optional<TicketId> ticket_of_message_id(const std::string& message_id) = 0;
+  virtual std::optional<TicketId> ticket_of_outbox_message_id(const std::string& message_id) = 0;
+  virtual std::optional<Ticket> ticket_by_reply_token(const std::string& token) = 0;
 
   virtual std::int64_t add_article(const Article& article) = 0;
   virtual std::vector<Article> articles(TicketId ticket) = 0;
@@ -173,6 +184,14 @@ class Store {
   virtual std::vector<HistoryEntry> history(TicketId ticket) = 0;
   virtual void add_watcher(TicketId ticket, const std::string& address) = 0;
   virtual std::vector<std::string> watchers(TicketId ticket) = 0;
+
+  // IMAP intake position per mailbox; nothing when the mailbox was never read.
+  virtual std::optional<MailboxState> mailbox_state(const std::string& mailbox) = 0;
+  virtual void set_mailbox_state(const std::string& mailbox, const MailboxState& state, Timestamp at) = 0;
+
+  // Counts one event in the fixed window [window_start, window_start + length) of `scope` and
+  // returns the count including it (rate limits of automatic answers).
+  virtual int count_event(const std::string& scope, Timestamp window_start) = 0;
 
   // Round-robin cursor per scope (a department or a type): the agent assigned last.
   virtual std::string last_assigned(const std::string& scope) = 0;

@@ -124,3 +124,19 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_ticket ON outbox(ticket_id);
+
+-- migration 2
+CREATE TABLE mailbox_state (
+  mailbox TEXT PRIMARY KEY,
+  uidvalidity INTEGER NOT NULL,
+  last_uid INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX tickets_reply_token ON tickets(reply_token);
+CREATE INDEX outbox_message_id ON outbox(message_id);
+CREATE TABLE rate_counters (
+  scope TEXT NOT NULL,
+  window_start INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  PRIMARY KEY (scope, window_start)
+);

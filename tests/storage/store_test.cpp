@@ -168,3 +168,43 @@ TEST_CASE("blobs are stored by content and cannot be read outside the blob folde
   CHECK_FALSE(blobs.get("../../etc/passwd"));
   CHECK(std::filesystem::exists(blobs.path_of(digest)));
 }
+
+TEST_CASE("threading look-ups find tickets by article Message-ID and outgoing Message-ID and reply token", "[store]") {
+  TempDir dir;
+  SqliteStore store(dir.path() + "/a.db");
+  const Ticket t = sample_ticket(store, "20261124000001");
+  Article a;
+  a.ticket_id = t.id;
+  a.message_id = "customer-1@example.org";
+  store.add_article(a);
+  OutboxMail m = sample_mail("atendd.20261124000001.opening.ab@example.com", 1);
+  m.ticket_id = t.id;
+  store.add_outbox(m);
+  CHECK(store.ticket_of_message_id("customer-1@example.org") == t.id);
+  CHECK_FALSE(store.ticket_of_message_id("other@example.org"));
+  CHECK_FALSE(store.ticket_of_message_id(""));
+  CHECK(store.ticket_of_outbox_message_id("atendd.20261124000001.opening.ab@example.com") == t.id);
+  CHECK(store.ticket_by_reply_token("token-20261124000001")->id == t.id);
+  CHECK_FALSE(store.ticket_by_reply_token("guess"));
+}
+
+TEST_CASE("the IMAP intake position per mailbox is kept and replaced", "[store]") {
+  TempDir dir;
+  SqliteStore store(dir.path() + "/a.db");
+  CHECK_FALSE(store.mailbox_state("suporte"));
+  store.set_mailbox_state("suporte", {1700, 41}, 10);
+  store.set_mailbox_state("suporte", {1700, 42}, 11);
+  const auto state = store.mailbox_state("suporte");
+  REQUIRE(state);
+  CHECK(state->uidvalidity == 1700);
+  CHECK(state->last_uid == 42);
+}
+
+TEST_CASE("event counters count per scope and window", "[store]") {
+  TempDir dir;
+  SqliteStore store(dir.path() + "/a.db");
+  CHECK(store.count_event("auto:ana@example.org", 3600) == 1);
+  CHECK(store.count_event("auto:ana@example.org", 3600) == 2);
+  CHECK(store.count_event("auto:ana@example.org", 7200) == 1);
+  CHECK(store.count_event("auto:bia@example.org", 3600) == 1);
+}
