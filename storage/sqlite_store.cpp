@@ -301,6 +301,10 @@ std::optional<Contact> SqliteStore::contact(std::int64_t id) {
   return Contact{q.i64(0), q.text(1), q.text(2)};
 }
 
+void SqliteStore::mark_contact_failing(const std::string& address, Timestamp at) {
+  query("UPDATE contacts SET failing_since = COALESCE(failing_since, ?) WHERE address = ?").bind(at).bind(address).run();
+}
+
 // ---- tickets
 
 std::int64_t SqliteStore::next_sequence(const std::string& scope) {

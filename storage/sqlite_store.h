@@ -36,6 +36,7 @@ class SqliteStore : public Store {
 
   Contact find_or_add_contact(const std::string& address, const std::string& name) override;
   std::optional<Contact> contact(std::int64_t id) override;
+  void mark_contact_failing(const std::string& address, Timestamp at) override;
 
   std::int64_t next_sequence(const std::string& scope) override;
   TicketId add_ticket(const Ticket& ticket) override;

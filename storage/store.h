@@ -160,6 +160,8 @@ class Store {
   // unless it had none.
   virtual Contact find_or_add_contact(const std::string& address, const std::string& name) = 0;
   virtual std::optional<Contact> contact(std::int64_t id) = 0;
+  // Records that mail to this address bounced (from `at` on); a known contact only.
+  virtual void mark_contact_failing(const std::string& address, Timestamp at) = 0;
 
   // Tickets. next_sequence is a counter per scope (the protocol's date prefix); it only grows,
   // so a rolled back transaction may leave a gap but never a duplicate.

@@ -28,6 +28,7 @@ struct ServerConfig {
   std::string protocol_format = "{yyyy}{mm}{dd}{seq:6}";
   std::string subject_tag = "[#{protocol}]";
   std::string trusted_authserv_id;
+  int auto_reply_limit = 10;           // automatic mails to one address per hour; 0 = no limit
   std::string log_level = "information";
 };
 
@@ -92,6 +93,7 @@ struct TypeConfig {
   std::vector<std::string> watchers;           // addresses
   bool opening_email = true;
   bool closing_email = true;
+  bool cc_watchers = true;                     // people in the customer's Cc become watchers
   int reopen_days = 0;
   int max_attachment_mb = 25;
   int level = 0;

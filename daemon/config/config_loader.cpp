@@ -504,6 +504,7 @@ void Loader::read_server(SectionReader& s) {
     }
   }
   s.no_spaces("trusted_authserv_id", out.trusted_authserv_id);
+  s.integer("auto_reply_limit", out.auto_reply_limit, 0);
   s.choice("log_level", out.log_level, kLogLevels);
   if (s.text("default_type", config_.default_type)) {
     refer(s, "default_type", "type", config_.default_type);
@@ -644,6 +645,7 @@ void Loader::read_type(SectionReader& s, TypeConfig& t) {
   s.addresses("watchers", t.watchers);
   s.boolean("opening_email", t.opening_email);
   s.boolean("closing_email", t.closing_email);
+  s.boolean("cc_watchers", t.cc_watchers);
   s.integer("reopen_days", t.reopen_days, 0);
   s.integer("max_attachment_mb", t.max_attachment_mb, 0);
   s.integer("level", t.level, 0);

@@ -101,6 +101,9 @@ std::string compose_mail(const MailParts& parts) {
   std::string to_header;
   for (const auto& to : parts.to) to_header += (to_header.empty() ? "" : ", ") + mailbox(to);
   message.set("To", to_header);
+  std::string cc_header;
+  for (const auto& cc : parts.cc) cc_header += (cc_header.empty() ? "" : ", ") + mailbox(cc);
+  if (!cc_header.empty()) message.set("Cc", cc_header);
   message.setSubject(encoded_subject(parts.subject));
   message.setDate(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(parts.date)));
   message.set("Message-ID", "<" + header_safe(parts.message_id) + ">");

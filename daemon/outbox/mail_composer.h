@@ -21,6 +21,7 @@ struct FileToSend {
 struct MailParts {
   Address from;
   std::vector<Address> to;
+  std::vector<Address> cc;
   std::optional<Address> reply_to;
   std::string subject;
   std::string text;

@@ -3,6 +3,8 @@
 
 #include <ctime>
 
+#include <Poco/String.h>
+
 #include "daemon/outbox/mail_composer.h"
 
 namespace atendd {
@@ -52,10 +54,10 @@ OutboxWriter::OutboxWriter(Store& store, const BlobStore& blobs, const Config& c
                            const Clock& clock)
     : store_(store), blobs_(blobs), config_(config), renderer_(renderer), clock_(clock) {}
 
-std::vector<std::int64_t> OutboxWriter::queue(const Ticket& ticket, const InboundMessage& message,
-                                              const std::vector<OutgoingMail>& mails) {
+std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const InboundMessage& message) {
   std::vector<std::int64_t> ids;
-  if (mails.empty()) return ids;
+  if (update.mails.empty()) return ids;
+  const Ticket& ticket = update.ticket;
   const ServerConfig& server = config_.server;
   const ParsedMessage& parsed = message.parsed;
   const Timestamp now = clock_.now();
@@ -82,28 +84,29 @@ std::vector<std::int64_t> OutboxWriter::queue(const Ticket& ticket, const Inboun
   customer_data.set("name", customer.name);
   customer_data.set("address", customer.address);
   context.set("customer", customer_data);
-  mustache::data message_data;
-  message_data.set("text", parsed.text);
-  message_data.set("from", customer.name.empty() ? customer.address : customer.name + " <" + customer.address + ">");
   mustache::data files{mustache::data::type::list};
-  for (const auto& attachment : message.attachments) {
+  for (const auto& attachment : update.attachments) {
     mustache::data file;
     file.set("filename", attachment.filename);
     file.set("size", human_size(attachment.size));
     files.push_back(file);
   }
-  message_data.set("attachments", files);
-  context.set("message", message_data);
-  context.set("has_attachments", message.attachments.empty() ? mustache::data::type::bool_false
-                                                             : mustache::data::type::bool_true);
-
-  std::vector<std::string> references = parsed.references;
-  if (!parsed.message_id.empty()) references.push_back(parsed.message_id);
+  context.set("has_attachments", update.attachments.empty() ? mustache::data::type::bool_false
+                                                            : mustache::data::type::bool_true);
+  const std::string sender = parsed.from.name.empty() ? Poco::toLower(parsed.from.address)
+                                                      : parsed.from.name + " <" + Poco::toLower(parsed.from.address) + ">";
   const std::string reply_to = reply_address_for(server, ticket.reply_token);
 
-  for (const auto& mail : mails) {
+  for (const auto& mail : update.mails) {
     mustache::data mail_context = context;
-    if (mail.audience == OutgoingMail::Audience::Agent) {
+    mustache::data message_data;
+    message_data.set("text", mail.text.empty() ? (parsed.new_text.empty() ? parsed.text : parsed.new_text) : mail.text);
+    message_data.set("from", sender);
+    message_data.set("attachments", files);
+    mail_context.set("message", message_data);
+    if (!mail.justification.empty()) mail_context.set("justification", mail.justification);
+    if (!mail.error.empty()) mail_context.set("error", mail.error);
+    if (!mail.agent_id.empty()) {
       const AgentConfig* agent = config_.agent(mail.agent_id);
       mustache::data agent_data;
       agent_data.set("name", agent ? agent->name : "");
@@ -113,22 +116,26 @@ std::vector<std::int64_t> OutboxWriter::queue(const Ticket& ticket, const Inboun
     const RenderedMail rendered = renderer_.render(mail.template_name, ticket.type_id, mail_context);
 
     MailParts parts;
-    parts.from = {server.address, server.name};
+    parts.from = {server.address, mail.from_name.empty() ? server.name : mail.from_name};
     parts.to = mail.to;
+    parts.cc = mail.cc;
     parts.reply_to = Address{reply_to, server.name};
     parts.subject = subject_tag_for(server, ticket.protocol) + " " + rendered.subject;
     parts.text = rendered.text;
     parts.html = rendered.html;
     parts.message_id = "atendd." + ticket.protocol + "." + mail.template_name + "." + random_hex(8) + "@" +
                        domain_of(server.address);
-    parts.in_reply_to = parsed.message_id;
-    parts.references = references;
-    parts.auto_submitted = mail.audience == OutgoingMail::Audience::Customer ? "auto-replied" : "auto-generated";
+    parts.in_reply_to = mail.in_reply_to.empty() ? parsed.message_id : mail.in_reply_to;
+    parts.references = parsed.references;
+    if (!parsed.message_id.empty()) parts.references.push_back(parsed.message_id);
+    if (!mail.in_reply_to.empty() && mail.in_reply_to != parsed.message_id) parts.references.push_back(mail.in_reply_to);
+    if (mail.automatic)
+      parts.auto_submitted = mail.audience == OutgoingMail::Audience::Customer ? "auto-replied" : "auto-generated";
     parts.x_loop = server.address;
     parts.extra_headers.push_back({"X-Atendd-Protocol", ticket.protocol});
     parts.date = now;
     if (mail.include_attachments) {
-      for (const auto& attachment : message.attachments) {
+      for (const auto& attachment : update.attachments) {
         auto data = blobs_.get(attachment.sha256);
         if (data) parts.files.push_back({attachment.filename, attachment.content_type, std::move(*data)});
       }
@@ -139,6 +146,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const Ticket& ticket, const Inboun
     queued.template_name = mail.template_name;
     queued.mail_from = server.address;
     for (const auto& to : mail.to) queued.recipients.push_back(to.address);
+    for (const auto& cc : mail.cc) queued.recipients.push_back(cc.address);
     queued.message_id = parts.message_id;
     queued.raw = compose_mail(parts);
     queued.state = OutboxState::Pending;

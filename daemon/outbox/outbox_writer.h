@@ -19,10 +19,9 @@ class OutboxWriter {
   OutboxWriter(Store& store, const BlobStore& blobs, const Config& config, const Renderer& renderer,
                const Clock& clock);
 
-  // Queues every mail of `mails` for `ticket`; `message` is the inbound message they answer or
-  // relay. Returns the outbox ids.
-  std::vector<std::int64_t> queue(const Ticket& ticket, const InboundMessage& message,
-                                  const std::vector<OutgoingMail>& mails);
+  // Queues every mail of `update` (its ticket as it is now, the attachments kept); `message` is
+  // the inbound message they answer or relay. Returns the outbox ids.
+  std::vector<std::int64_t> queue(const TicketUpdate& update, const InboundMessage& message);
 
  private:
   Store& store_;

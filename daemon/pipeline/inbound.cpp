@@ -3,6 +3,7 @@
 
 #include "daemon/outbox/outbox_writer.h"
 #include "daemon/pipeline/loop_guard.h"
+#include "daemon/pipeline/threader.h"
 #include "daemon/tickets/engine.h"
 #include "parsers/mime_reader.h"
 
@@ -11,6 +12,7 @@ namespace atendd {
 const char* outcome_name(Outcome::Kind kind) {
   switch (kind) {
     case Outcome::Kind::TicketCreated: return "ticket_created";
+    case Outcome::Kind::Appended: return "appended";
     case Outcome::Kind::Duplicate: return "duplicate";
     case Outcome::Kind::Ignored: return "ignored";
     case Outcome::Kind::Rejected: return "rejected";
@@ -32,7 +34,7 @@ std::string join_defects(const std::vector<std::string>& defects) {
 InboundPipeline::InboundPipeline(Store& store, BlobStore& blobs, const Config& config, const Renderer& renderer,
                                  const Clock& clock, Poco::Logger& log)
     : store_(store), blobs_(blobs), config_(config), renderer_(renderer), clock_(clock), log_(log),
-      router_(config) {}
+      router_(config), threader_(store, config) {}
 
 Outcome InboundPipeline::record_failure(const RawMessage& raw, const std::string& sha256,
                                         const std::string& message_id, Outcome::Kind kind,
@@ -112,18 +114,46 @@ Outcome InboundPipeline::process(const RawMessage& raw) {
       outcome.kind = Outcome::Kind::Ignored;
       outcome.detail = loop.reason;
     } else {
-      const TypeConfig* type = router_.route(parsed, raw.mailbox);
       InboundMessage message{parsed, sha256, raw.source, raw.mailbox, attachments};
       Engine engine(store_, config_, clock_);
-      OpenedTicket opened = engine.open_ticket(message, *type, loop.may_auto_answer, loop.reason);
       OutboxWriter writer(store_, blobs_, config_, renderer_, clock_);
-      writer.queue(opened.ticket, message, opened.mails);
-      entry.outcome = outcome_name(Outcome::Kind::TicketCreated);
-      entry.detail = defects.empty() ? "" : "defects: " + defects;
-      entry.ticket_id = opened.ticket.id;
-      outcome.kind = Outcome::Kind::TicketCreated;
-      outcome.protocol = opened.ticket.protocol;
-      outcome.detail = entry.detail;
+      std::optional<Ticket> bounced_ticket;
+      if (parsed.is_bounce)
+        if (auto id = store_.ticket_of_outbox_message_id(parsed.bounced_message_id)) bounced_ticket = store_.ticket(*id);
+      const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed);
+      if (!thread.refused.empty())
+        log_.warning("mailbox " + raw.mailbox + " <" + parsed.message_id + ">: not threaded: " + thread.refused);
+
+      if (bounced_ticket) {
+        engine.record_bounce(message, *bounced_ticket);
+        outcome.kind = Outcome::Kind::Appended;
+        outcome.protocol = bounced_ticket->protocol;
+        outcome.detail = "bounce of our mail to " + parsed.bounced_recipient;
+        entry.ticket_id = bounced_ticket->id;
+      } else if (thread.match) {
+        const ThreadMatch& match = *thread.match;
+        TicketUpdate update = match.role == SenderRole::Agent
+                                  ? engine.add_agent_reply(message, match.ticket, *match.agent)
+                                  : engine.add_customer_message(message, match.ticket, !loop.may_auto_answer);
+        writer.queue(update, message);
+        const bool new_ticket = update.ticket.id != match.ticket.id;
+        outcome.kind = new_ticket ? Outcome::Kind::TicketCreated : Outcome::Kind::Appended;
+        outcome.protocol = update.ticket.protocol;
+        outcome.detail = new_ticket ? "linked to closed ticket " + match.ticket.protocol
+                                    : std::string(match.role == SenderRole::Agent ? "agent reply" : "customer message") +
+                                          (loop.may_auto_answer ? "" : " (automatic: stored only)");
+        entry.ticket_id = update.ticket.id;
+      } else {
+        const TypeConfig* type = router_.route(parsed, raw.mailbox);
+        OpenedTicket opened = engine.open_ticket(message, *type, loop.may_auto_answer, loop.reason);
+        writer.queue(opened, message);
+        outcome.kind = Outcome::Kind::TicketCreated;
+        outcome.protocol = opened.ticket.protocol;
+        entry.ticket_id = opened.ticket.id;
+      }
+      if (!defects.empty()) outcome.detail += (outcome.detail.empty() ? "" : "; ") + std::string("defects: ") + defects;
+      entry.outcome = outcome_name(outcome.kind);
+      entry.detail = outcome.detail;
     }
     outcome.journal_id = store_.add_journal(entry);
     tx.commit();

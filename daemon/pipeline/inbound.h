@@ -10,6 +10,7 @@
 
 #include "daemon/config/config.h"
 #include "daemon/outbox/renderer.h"
+#include "daemon/pipeline/threader.h"
 #include "daemon/pipeline/type_router.h"
 #include "daemon/tickets/clock.h"
 #include "storage/blob_store.h"
@@ -28,6 +29,7 @@ struct RawMessage {
 struct Outcome {
   enum class Kind {
     TicketCreated,  // a new ticket with its article and mails
+    Appended,       // an article on an existing ticket (reply, note, bounce), with its mails
     Duplicate,      // already done earlier: nothing changed
     Ignored,        // a loop: journalled, nothing else
     Rejected,       // can never be processed (empty input): journalled, raw kept
@@ -61,6 +63,7 @@ class InboundPipeline {
   const Clock& clock_;
   Poco::Logger& log_;
   TypeRouter router_;
+  Threader threader_;
 };
 
 }  // namespace atendd

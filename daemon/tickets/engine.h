@@ -31,15 +31,24 @@ struct OutgoingMail {
   std::string template_name;  // "opening", "forward", "watcher_opened", …
   Audience audience = Audience::Customer;
   std::vector<Address> to;
-  std::string agent_id;       // for Audience::Agent
-  bool include_attachments = false;  // forward: the customer's files go along
+  std::string agent_id;       // for Audience::Agent (fills {{agent.*}})
+  std::vector<Address> cc;
+  bool include_attachments = false;  // the inbound message's files go along
+  bool automatic = true;      // Auto-Submitted on it; false for a person's words relayed
+  std::string text;           // {{message.text}}; empty = the inbound message's new part
+  std::string from_name;      // display name on our From; empty = the server's name
+  std::string in_reply_to;    // threads it under this Message-ID; empty = the inbound message
+  std::string justification;  // {{justification}}
+  std::string error;          // {{error}} (command_error)
 };
 
 struct OpenedTicket {
   Ticket ticket;
   std::int64_t article_id = 0;
+  std::vector<AttachmentRecord> attachments;  // those kept (the type's size limit applied)
   std::vector<OutgoingMail> mails;
 };
+using TicketUpdate = OpenedTicket;  // the same shape: the ticket as it is now, the article, the mails
 
 // Whether an address can receive mail: one '@', a dotted or bracketed domain, no spaces or controls.
 bool is_usable_address(const std::string& address);
@@ -60,7 +69,36 @@ class Engine {
   OpenedTicket open_ticket(const InboundMessage& message, const TypeConfig& type, bool may_answer_sender,
                            const std::string& no_answer_reason);
 
+  // A customer (or a participant) wrote in an existing ticket: a customer article; Cc'd people
+  // become watchers; waiting_customer goes back to in_progress; a closed ticket reopens inside
+  // its type's window (else a new ticket linked to it is opened and returned); the responsible
+  // agent gets the new part (customer_update). An automatic message is only stored: it never
+  // changes the status, never reopens and is never answered.
+  TicketUpdate add_customer_message(const InboundMessage& message, const Ticket& ticket, bool automatic);
+
+  // A verified agent answered through the ticket: an agent article; its new part is relayed to
+  // the customer (and the conversation's participants) with the reply template, threaded under
+  // the customer's last message; first response time; new/in_progress/reopened → waiting_customer.
+  // A message whose first line is a #command is never relayed: "#note" stores an internal note;
+  // other commands are answered with command_error until the lifecycle commands exist.
+  TicketUpdate add_agent_reply(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent);
+
+  // A delivery failure of one of our mails: an internal note on its ticket, the address marked
+  // as failing; nobody is mailed.
+  void record_bounce(const InboundMessage& message, const Ticket& ticket);
+
  private:
+  // Cc'd addresses of the message become watchers (not ours, not agents, not the contact).
+  void add_cc_watchers(const ParsedMessage& parsed, const Ticket& ticket, const std::string& contact);
+  // Whether one more automatic mail may go to `address` this hour (counted when it may).
+  bool within_auto_reply_limit(const std::string& address);
+  std::int64_t add_article(const InboundMessage& message, const Ticket& ticket, ArticleKind kind,
+                           const std::string& author, const std::string& text);
+  std::vector<AttachmentRecord> accepted_attachments(const InboundMessage& message, const Ticket& ticket,
+                                                     const TypeConfig* type);
+  bool is_ours(const std::string& address) const;
+  std::vector<Address> conversation_participants(const Ticket& ticket);
+  void set_status(Ticket& ticket, TicketStatus status, const std::string& actor, const std::string& why = "");
   void record(TicketId ticket, const std::string& field, const std::string& from, const std::string& to,
               const std::string& justification = "", const std::string& actor = "system");
 

@@ -134,6 +134,7 @@ CREATE TABLE mailbox_state (
 );
 CREATE INDEX tickets_reply_token ON tickets(reply_token);
 CREATE INDEX outbox_message_id ON outbox(message_id);
+ALTER TABLE contacts ADD COLUMN failing_since INTEGER;
 CREATE TABLE rate_counters (
   scope TEXT NOT NULL,
   window_start INTEGER NOT NULL,

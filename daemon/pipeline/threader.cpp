@@ -1,0 +1,132 @@
+// threader.cpp — see threader.h. Order: subject tag, then our Message-IDs in In-Reply-To and
+// References, then the reply token; the first candidate whose sender check passes wins.
+#include "daemon/pipeline/threader.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <Poco/String.h>
+
+namespace atendd {
+
+namespace {
+
+std::string lower(std::string s) { return Poco::toLower(s); }
+
+bool is_protocol_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '/' || c == '_';
+}
+
+// Every "#TOKEN" in the subject, whatever brackets a mail client put around it or turned it into
+// ("[#2026…]", "(#2026…)", "#2026…", "[# 2026…]").
+std::vector<std::string> tag_candidates(const std::string& subject) {
+  std::vector<std::string> out;
+  for (size_t at = subject.find('#'); at != std::string::npos; at = subject.find('#', at + 1)) {
+    size_t begin = at + 1;
+    while (begin < subject.size() && subject[begin] == ' ') ++begin;
+    size_t end = begin;
+    while (end < subject.size() && is_protocol_char(subject[end])) ++end;
+    while (end > begin && (subject[end - 1] == '.' || subject[end - 1] == '-')) --end;
+    if (end - begin >= 4 && end - begin <= 64) out.push_back(subject.substr(begin, end - begin));
+  }
+  return out;
+}
+
+}  // namespace
+
+Threader::Threader(Store& store, const Config& config) : store_(store), config_(config) {}
+
+std::optional<Ticket> Threader::by_subject_tag(const std::string& subject) const {
+  for (const auto& candidate : tag_candidates(subject))
+    if (auto ticket = store_.ticket_by_protocol(candidate)) return ticket;
+  return std::nullopt;
+}
+
+std::optional<Ticket> Threader::by_references(const ParsedMessage& message) const {
+  std::vector<std::string> ids;
+  if (!message.in_reply_to.empty()) ids.push_back(message.in_reply_to);
+  ids.insert(ids.end(), message.references.rbegin(), message.references.rend());  // newest first
+  for (const auto& id : ids) {
+    std::optional<TicketId> ticket = store_.ticket_of_outbox_message_id(id);
+    if (!ticket) ticket = store_.ticket_of_message_id(id);
+    if (ticket)
+      if (auto t = store_.ticket(*ticket)) return t;
+  }
+  return std::nullopt;
+}
+
+std::string Threader::token_in(const ParsedMessage& message) const {
+  const std::string pattern = lower(config_.server.reply_address);
+  const auto placeholder = pattern.find("{token}");
+  if (placeholder == std::string::npos) return "";
+  const std::string prefix = pattern.substr(0, placeholder), suffix = pattern.substr(placeholder + 7);
+  std::vector<std::string> recipients;
+  for (const auto* list : {&message.to, &message.cc})
+    for (const auto& a : *list) recipients.push_back(lower(a.address));
+  for (const char* header : {"Delivered-To", "X-Original-To", "Envelope-To"})
+    for (const auto& value : message.headers_named(header)) recipients.push_back(lower(Poco::trim(value)));
+  for (auto& r : recipients) {
+    if (!r.empty() && r.front() == '<' && r.back() == '>') r = r.substr(1, r.size() - 2);
+    if (r.size() <= prefix.size() + suffix.size()) continue;
+    if (r.compare(0, prefix.size(), prefix) != 0) continue;
+    if (r.compare(r.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+    const std::string token = r.substr(prefix.size(), r.size() - prefix.size() - suffix.size());
+    if (!token.empty() && std::all_of(token.begin(), token.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
+      return token;
+  }
+  return "";
+}
+
+bool Threader::authenticated_by_mta(const ParsedMessage& message) const {
+  const std::string id = lower(config_.server.trusted_authserv_id);
+  if (id.empty()) return false;
+  // Only the topmost header is our MTA's; anything below may have come with the message.
+  const std::string* value = message.header("Authentication-Results");
+  if (!value) return false;
+  const std::string v = lower(Poco::trim(*value));
+  const auto semicolon = v.find(';');
+  const std::string serv = Poco::trim(v.substr(0, semicolon));
+  return serv == id && v.find("dmarc=pass") != std::string::npos;
+}
+
+ThreadResult Threader::find(const ParsedMessage& message) const {
+  ThreadResult result;
+  const std::string from = lower(message.from.address);
+  const std::string token = token_in(message);
+
+  std::vector<std::pair<Ticket, ThreadMatch::By>> candidates;
+  if (auto t = by_subject_tag(message.subject)) candidates.push_back({*t, ThreadMatch::By::SubjectTag});
+  if (auto t = by_references(message)) candidates.push_back({*t, ThreadMatch::By::References});
+  if (!token.empty())
+    if (auto t = store_.ticket_by_reply_token(token)) candidates.push_back({*t, ThreadMatch::By::ReplyToken});
+
+  for (const auto& [ticket, by] : candidates) {
+    const bool has_token = !token.empty() && token == ticket.reply_token;
+    ThreadMatch match{ticket, by, SenderRole::Contact, nullptr};
+    const AgentConfig* agent = config_.agent_by_email(from);
+    if (agent && (has_token || authenticated_by_mta(message))) {
+      match.role = SenderRole::Agent;
+      match.agent = agent;
+      result.match = match;
+      return result;
+    }
+    const auto contact = store_.contact(ticket.contact_id);
+    if (contact && !from.empty() && contact->address == from) {
+      match.role = SenderRole::Contact;
+      result.match = match;
+      return result;
+    }
+    const auto watchers = store_.watchers(ticket.id);
+    const bool is_watcher = std::find(watchers.begin(), watchers.end(), from) != watchers.end();
+    if ((is_watcher && !agent) || has_token) {
+      match.role = SenderRole::Participant;
+      result.match = match;
+      return result;
+    }
+    result.refused = "sender " + (from.empty() ? std::string("(none)") : from) + " does not belong to ticket " +
+                     ticket.protocol + (agent ? " (an agent's address without the ticket's token)" : "");
+  }
+  return result;
+}
+
+}  // namespace atendd

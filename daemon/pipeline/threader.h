@@ -1,0 +1,52 @@
+// threader.h — finds the ticket an incoming message belongs to, and who its sender is to that
+// ticket. Never creates tickets and never trusts the sender by name alone: a match stands only
+// when the sender belongs to the ticket (its contact, a watcher, a verified agent) or the
+// ticket's secret reply token is among the recipients (DESIGN.md, invariant 5).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "daemon/config/config.h"
+#include "parsers/message.h"
+#include "storage/store.h"
+
+namespace atendd {
+
+enum class SenderRole {
+  Contact,      // the ticket's customer
+  Participant,  // a watcher or someone in the conversation's Cc, or anyone writing with the token
+  Agent,        // a configured agent, verified by the reply token or a trusted MTA header
+};
+
+struct ThreadMatch {
+  Ticket ticket;
+  enum class By { SubjectTag, References, ReplyToken } by = By::SubjectTag;
+  SenderRole role = SenderRole::Contact;
+  const AgentConfig* agent = nullptr;  // set when role == Agent
+};
+
+struct ThreadResult {
+  std::optional<ThreadMatch> match;
+  std::string refused;  // why a candidate ticket was not accepted (logged), empty when none
+};
+
+class Threader {
+ public:
+  Threader(Store& store, const Config& config);
+  ThreadResult find(const ParsedMessage& message) const;
+
+  // The reply token of our reply address found among the message's recipients, or "".
+  std::string token_in(const ParsedMessage& message) const;
+  // True when a trusted Authentication-Results header (our MTA's authserv-id) says dmarc=pass.
+  bool authenticated_by_mta(const ParsedMessage& message) const;
+
+ private:
+  std::optional<Ticket> by_subject_tag(const std::string& subject) const;
+  std::optional<Ticket> by_references(const ParsedMessage& message) const;
+
+  Store& store_;
+  const Config& config_;
+};
+
+}  // namespace atendd
