@@ -161,4 +161,48 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
   return ids;
 }
 
+std::int64_t OutboxWriter::queue_notice(const std::string& template_name, const ParsedMessage& about,
+                                        const std::string& error) {
+  const ServerConfig& server = config_.server;
+  const Timestamp now = clock_.now();
+  mustache::data context;
+  mustache::data server_data;
+  server_data.set("name", server.name);
+  server_data.set("address", server.address);
+  context.set("server", server_data);
+  mustache::data ticket_data;
+  ticket_data.set("subject", about.subject);
+  context.set("ticket", ticket_data);
+  mustache::data customer_data;
+  customer_data.set("name", about.from.name);
+  customer_data.set("address", about.from.address);
+  context.set("customer", customer_data);
+  context.set("error", error);
+  const RenderedMail rendered = renderer_.render(template_name, "", context);
+
+  MailParts parts;
+  parts.from = {server.address, server.name};
+  parts.to = {{Poco::toLower(about.from.address), about.from.name}};
+  parts.subject = rendered.subject;
+  parts.text = rendered.text;
+  parts.html = rendered.html;
+  parts.message_id = "atendd.notice." + template_name + "." + random_hex(8) + "@" + domain_of(server.address);
+  parts.in_reply_to = about.message_id;
+  parts.references = about.references;
+  if (!about.message_id.empty()) parts.references.push_back(about.message_id);
+  parts.auto_submitted = "auto-replied";
+  parts.x_loop = server.address;
+  parts.date = now;
+
+  OutboxMail queued;
+  queued.template_name = template_name;
+  queued.mail_from = server.address;
+  queued.recipients = {parts.to.front().address};
+  queued.message_id = parts.message_id;
+  queued.raw = compose_mail(parts);
+  queued.next_attempt_at = now;
+  queued.created_at = now;
+  return store_.add_outbox(queued);
+}
+
 }  // namespace atendd

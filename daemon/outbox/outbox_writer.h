@@ -23,6 +23,10 @@ class OutboxWriter {
   // the inbound message they answer or relay. Returns the outbox ids.
   std::vector<std::int64_t> queue(const TicketUpdate& update, const InboundMessage& message);
 
+  // Queues a notice that belongs to no ticket (the `rejected` template: a message we could not
+  // take) to the sender of `about`, threaded under it, automatic. Returns the outbox id.
+  std::int64_t queue_notice(const std::string& template_name, const ParsedMessage& about, const std::string& error);
+
  private:
   Store& store_;
   const BlobStore& blobs_;

@@ -24,6 +24,7 @@ using kainjow::mustache::mustache;
 const char* const kTemplateNames[] = {
     "opening",        "forward",        "reply",      "customer_update", "closing",
     "watcher_opened", "watcher_closed", "escalation", "command_error",   "reopened",
+    "rejected",
 };
 
 // Keep in step with templates/README.md (a test checks that every one is documented there).

@@ -1,6 +1,8 @@
 // inbound.cpp — see inbound.h.
 #include "daemon/pipeline/inbound.h"
 
+#include <Poco/String.h>
+
 #include "daemon/outbox/outbox_writer.h"
 #include "daemon/pipeline/loop_guard.h"
 #include "daemon/pipeline/threader.h"
@@ -108,7 +110,23 @@ Outcome InboundPipeline::process(const RawMessage& raw) {
 
     Outcome outcome;
     const LoopVerdict loop = check_loops(parsed, config_);
-    if (loop.ignore) {
+    if (raw.oversized && !loop.ignore) {
+      // Only the header was fetched: journal it as rejected and tell the sender, if we may.
+      outcome.kind = Outcome::Kind::Rejected;
+      outcome.detail = "message of " + std::to_string(raw.size) + " bytes is over the mailbox's limit";
+      Engine engine(store_, config_, clock_);
+      if (!loop.may_auto_answer) {
+        outcome.detail += "; " + loop.reason;
+      } else if (is_usable_address(parsed.from.address) && engine.may_send_automatic(Poco::toLower(parsed.from.address))) {
+        OutboxWriter writer(store_, blobs_, config_, renderer_, clock_);
+        writer.queue_notice("rejected", parsed,
+                            "mensagem grande demais / message too large (" + std::to_string(raw.size / (1024 * 1024)) +
+                                " MB)");
+        outcome.detail += "; the sender was told";
+      }
+      entry.outcome = outcome_name(outcome.kind);
+      entry.detail = outcome.detail;
+    } else if (loop.ignore) {
       entry.outcome = outcome_name(Outcome::Kind::Ignored);
       entry.detail = loop.reason;
       outcome.kind = Outcome::Kind::Ignored;

@@ -83,6 +83,9 @@ class Engine {
   // other commands are answered with command_error until the lifecycle commands exist.
   TicketUpdate add_agent_reply(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent);
 
+  // Whether one more automatic mail may go to `address` this hour (counts it when it may).
+  bool may_send_automatic(const std::string& address) { return within_auto_reply_limit(address); }
+
   // A delivery failure of one of our mails: an internal note on its ticket, the address marked
   // as failing; nobody is mailed.
   void record_bounce(const InboundMessage& message, const Ticket& ticket);

@@ -274,3 +274,28 @@ TEST_CASE("an auto-responder without headers gets at most the hourly limit of au
     desk.deliver("From: robo@loja.org\r\nTo: suporte@example.com\r\nSubject: Resposta automatica " + std::to_string(i) + "\r\n");
   CHECK(desk.mails_to("robo@loja.org").size() == 10);
 }
+
+TEST_CASE("a message over the mailbox's size limit is journalled as rejected and its sender told", "[limits]") {
+  Desk desk;
+  RawMessage raw;
+  raw.bytes = "From: Ana Lima <ana@cliente.org>\r\nTo: suporte@example.com\r\nSubject: Fotos\r\nMessage-ID: <big@test>\r\n\r\n";
+  raw.mailbox = "suporte";
+  raw.source = "imap";
+  raw.uidvalidity = 1;
+  raw.uid = 7;
+  raw.oversized = true;
+  raw.size = 60 * 1024 * 1024;
+  const Outcome outcome = desk.pipeline->process(raw);
+  CHECK(outcome.kind == Outcome::Kind::Rejected);
+  CHECK(desk.store.tickets(std::nullopt, 10).empty());
+  REQUIRE(desk.store.journal(10).size() == 1);
+  CHECK(desk.store.journal(10)[0].outcome == "rejected");
+  const auto mails = desk.mails_to("ana@cliente.org");
+  REQUIRE(mails.size() == 1);
+  CHECK(mails[0].template_name == "rejected");
+  CHECK(mails[0].raw.find("60 MB") != std::string::npos);
+  CHECK(header_of(mails[0].raw, "In-Reply-To") == "<big@test>");
+  // The same UID again is recognised: nothing is sent twice.
+  desk.pipeline->process(raw);
+  CHECK(desk.mails_to("ana@cliente.org").size() == 1);
+}
