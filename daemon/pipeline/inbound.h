@@ -24,6 +24,10 @@ struct RawMessage {
   std::string mailbox;
   std::int64_t uidvalidity = 0;    // IMAP only
   std::int64_t uid = 0;            // IMAP only
+  // IMAP only: the message is larger than the mailbox's max_message_mb, so `bytes` holds only
+  // its header (at most 1 MiB of it); `size` is the whole message's RFC822.SIZE.
+  bool oversized = false;
+  std::int64_t size = 0;
 };
 
 struct Outcome {
