@@ -5,12 +5,15 @@
 #include "parsers/mime_reader.h"
 
 #pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // g++ -O3: mimetic's Base64 encoder
+#endif
 #include <mimetic/mimetic.h>
 #pragma GCC diagnostic pop
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <unordered_set>
@@ -249,20 +252,33 @@ PartInfo top_part_info(const std::vector<RawHeader>& headers, std::string_view f
   return info;
 }
 
-std::string decode_body(std::string_view body, const std::string& encoding, std::string* uu_name,
+// Decodes a part's body in its own buffer (base64 and quoted-printable output never outgrows the
+// input), so a large attachment exists once, not encoded plus decoded.
+std::string decode_body(std::string body, const std::string& encoding, std::string* uu_name,
                         std::vector<std::string>& defects) {
   if (encoding == "base64") {
     bool damaged = false;
-    std::string out = decode_base64(body, &damaged);
+    decode_base64_in_place(body, &damaged);
     if (damaged) add_defect(defects, "invalid characters in base64 body");
-    return out;
+    return body;
   }
-  if (encoding == "quoted-printable") return decode_quoted_printable(body);
+  if (encoding == "quoted-printable") {
+    decode_quoted_printable_in_place(body);
+    return body;
+  }
   if (encoding == "x-uuencode" || encoding == "uuencode" || encoding == "x-uue")
     return decode_uuencode_body(body, uu_name);
   if (!encoding.empty() && encoding != "7bit" && encoding != "8bit" && encoding != "binary")
     add_defect(defects, "unknown Content-Transfer-Encoding");
-  return std::string(body);
+  return body;
+}
+
+// Takes a leaf's raw body out of the mimetic tree: the tree is walked once, and moving the bytes
+// spares a copy of every attachment.
+std::string take_body(mimetic::MimeEntity& entity) {
+  std::string body = std::move(static_cast<std::string&>(entity.body()));
+  entity.body().clear();
+  return body;
 }
 
 // A piece of the message's body in document order: plain text, HTML, or both (alternative).
@@ -273,10 +289,11 @@ struct BodySegment {
 
 class TreeWalker {
  public:
-  TreeWalker(ParsedMessage& message, std::string_view fallback_charset, std::string_view clean_message)
-      : message_(message), fallback_charset_(fallback_charset), clean_message_(clean_message) {}
+  TreeWalker(ParsedMessage& message, std::string_view fallback_charset, std::string_view mime_body)
+      : message_(message), fallback_charset_(fallback_charset), mime_body_(mime_body) {}
 
-  void walk(const mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
+  // Moves each leaf's body out of `entity` while walking it.
+  void walk(mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
             bool related_resource, int depth, std::string_view default_type = "text/plain");
 
   bool saw_delivery_status = false;
@@ -285,14 +302,14 @@ class TreeWalker {
   std::string returned_message_id;  // Message-ID of the first attached message or header part
 
  private:
-  void leaf(std::string_view raw_body, const PartInfo& info, const std::string& type,
+  void leaf(std::string raw_body, const PartInfo& info, const std::string& type,
             std::vector<BodySegment>& body, bool related_resource);
   void add_attachment(Attachment attachment);
-  void attach_message(const mimetic::MimeEntity& entity, const PartInfo& info, bool related_resource);
+  void attach_message(mimetic::MimeEntity& entity, const PartInfo& info, bool related_resource);
 
   ParsedMessage& message_;
   std::string fallback_charset_;
-  std::string_view clean_message_;
+  std::string_view mime_body_;  // the body mimetic parsed (for boundary checks)
 };
 
 // A name for an unnamed part, from its type: "attachment.pdf", "image.png", "attachment.bin".
@@ -420,7 +437,7 @@ std::string filename_of(const PartInfo& info) {
   return name;
 }
 
-void TreeWalker::attach_message(const mimetic::MimeEntity& entity, const PartInfo& info,
+void TreeWalker::attach_message(mimetic::MimeEntity& entity, const PartInfo& info,
                                 bool related_resource) {
   Attachment a;
   a.content_type = info.type.value.empty() ? "message/rfc822" : info.type.value;
@@ -449,14 +466,14 @@ void TreeWalker::attach_message(const mimetic::MimeEntity& entity, const PartInf
       add_defect(message_.defects, "unreadable attached message");
     }
   } else {
-    a.data = entity.body();
+    a.data = take_body(entity);
   }
   if (a.filename.empty() && !info.description.empty()) a.filename = info.description + ".eml";
   if (a.filename.empty()) a.filename = "message.eml";
   add_attachment(std::move(a));
 }
 
-void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
+void TreeWalker::walk(mimetic::MimeEntity& entity, const PartInfo& info, std::vector<BodySegment>& body,
                       bool related_resource, int depth, std::string_view default_type) {
   if (depth > kMaxDepth) {
     add_defect(message_.defects, "MIME nesting too deep");
@@ -480,11 +497,11 @@ void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, s
       if (!trim(text).empty()) {
         PartInfo as_text = info;
         as_text.type.value = "text/plain";
-        leaf(text, as_text, "text/plain", body, related_resource);
+        leaf(std::move(text), as_text, "text/plain", body, related_resource);
       }
       return;
     }
-    if (!boundary.empty() && clean_message_.find("--" + boundary + "--") == std::string_view::npos)
+    if (!boundary.empty() && mime_body_.find("--" + boundary + "--") == std::string_view::npos)
       add_defect(message_.defects, "unterminated multipart boundary");
     const std::string subtype = type.substr(10);
     const std::string child_default = subtype == "digest" ? "message/rfc822" : "text/plain";
@@ -492,7 +509,7 @@ void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, s
     if (subtype == "alternative") {
       // Keep the first plain and the first HTML alternative (each may be a nested multipart).
       BodySegment chosen;
-      for (const mimetic::MimeEntity* child : parts) {
+      for (mimetic::MimeEntity* child : parts) {
         if (!child) continue;
         std::vector<BodySegment> alternative;
         walk(*child, part_info(*child, fallback_charset_), alternative, related_resource, depth + 1, child_default);
@@ -511,7 +528,7 @@ void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, s
     std::string start_id = strip_angles(info.type.param("start"));
     bool root_done = false;
     std::size_t index = 0;
-    for (const mimetic::MimeEntity* child : parts) {
+    for (mimetic::MimeEntity* child : parts) {
       if (!child) continue;
       const PartInfo child_info = part_info(*child, fallback_charset_);
       bool resource = related_resource;
@@ -538,13 +555,13 @@ void TreeWalker::walk(const mimetic::MimeEntity& entity, const PartInfo& info, s
     attach_message(entity, info, related_resource);
     return;
   }
-  leaf(entity.body(), info, type, body, related_resource);
+  leaf(take_body(entity), info, type, body, related_resource);
 }
 
-void TreeWalker::leaf(std::string_view raw_body, const PartInfo& info, const std::string& type,
+void TreeWalker::leaf(std::string raw_body, const PartInfo& info, const std::string& type,
                       std::vector<BodySegment>& body, bool related_resource) {
   std::string uu_name;
-  std::string data = decode_body(raw_body, info.encoding, &uu_name, message_.defects);
+  std::string data = decode_body(std::move(raw_body), info.encoding, &uu_name, message_.defects);
   std::string filename = filename_of(info);
   const bool uuencoded = info.encoding.find("uu") != std::string::npos;
   const bool is_text = type == "text/plain" || type == "text/html";
@@ -621,17 +638,64 @@ std::string choose_fallback_charset(const std::vector<std::string>& charsets) {
   return charsets.empty() ? std::string() : charsets.front();
 }
 
+char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Finds a lower-case needle in a text, ignoring ASCII case, in increasing positions. memchr over
+// both cases of the needle's first character (each remembered until passed) keeps this at memory
+// speed on multi-megabyte bodies.
+class CaseInsensitiveFinder {
+ public:
+  CaseInsensitiveFinder(std::string_view text, std::string_view needle)
+      : text_(text), needle_(needle), lower_(needle.empty() ? '\0' : needle.front()),
+        upper_(static_cast<char>(std::toupper(static_cast<unsigned char>(lower_)))),
+        limit_(needle.empty() || needle.size() > text.size() ? 0 : text.size() - needle.size() + 1) {}
+
+  // The first match at or after `from`, or npos.
+  std::size_t find(std::size_t from) {
+    while (from < limit_) {
+      if (next_lower_ < from || next_lower_ == kUnknown) next_lower_ = scan(lower_, from);
+      if (upper_ == lower_) next_upper_ = limit_;
+      else if (next_upper_ < from || next_upper_ == kUnknown) next_upper_ = scan(upper_, from);
+      const std::size_t at = std::min(next_lower_, next_upper_);
+      if (at >= limit_) break;
+      if (matches(at)) return at;
+      from = at + 1;
+    }
+    return std::string_view::npos;
+  }
+
+ private:
+  static constexpr std::size_t kUnknown = std::string_view::npos;
+
+  std::size_t scan(char c, std::size_t from) const {
+    const void* hit = std::memchr(text_.data() + from, c, limit_ - from);
+    return hit ? static_cast<std::size_t>(static_cast<const char*>(hit) - text_.data()) : limit_;
+  }
+  bool matches(std::size_t at) const {
+    for (std::size_t i = 1; i < needle_.size(); ++i)
+      if (ascii_lower(text_[at + i]) != needle_[i]) return false;
+    return true;
+  }
+
+  std::string_view text_;
+  std::string_view needle_;
+  char lower_;
+  char upper_;
+  std::size_t limit_;  // candidate positions are below this
+  std::size_t next_lower_ = kUnknown;
+  std::size_t next_upper_ = kUnknown;
+};
+
+// How often a lower-case needle occurs (ignoring case), counting no further than limit + 1.
 std::size_t count_case_insensitive(std::string_view haystack, std::string_view needle, std::size_t limit) {
   std::size_t count = 0;
-  const auto it_end = haystack.end();
-  auto it = haystack.begin();
+  CaseInsensitiveFinder finder(haystack, needle);
+  std::size_t pos = 0;
   while (count <= limit) {
-    it = std::search(it, it_end, needle.begin(), needle.end(), [](char a, char b) {
-      return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-    });
-    if (it == it_end) break;
+    const std::size_t at = finder.find(pos);
+    if (at == std::string_view::npos) break;
     ++count;
-    it += static_cast<std::ptrdiff_t>(needle.size());
+    pos = at + needle.size();
   }
   return count;
 }
@@ -640,19 +704,19 @@ std::size_t count_case_insensitive(std::string_view haystack, std::string_view n
 std::vector<std::string> declared_boundaries(std::string_view text) {
   std::vector<std::string> found;
   static constexpr std::string_view key = "boundary=";
-  auto it = text.begin();
+  CaseInsensitiveFinder finder(text, key);
+  std::size_t pos = 0;
   while (found.size() < kMaxMultipartCount) {
-    it = std::search(it, text.end(), key.begin(), key.end(), [](char a, char b) {
-      return std::tolower(static_cast<unsigned char>(a)) == b;
-    });
-    if (it == text.end()) break;
-    it += static_cast<std::ptrdiff_t>(key.size());
+    const std::size_t at = finder.find(pos);
+    if (at == std::string_view::npos) break;
+    pos = at + key.size();
     std::string value;
-    if (it != text.end() && *it == '"') {
-      ++it;
-      while (it != text.end() && *it != '"' && *it != '\n' && value.size() < 200) value += *it++;
+    if (pos < text.size() && text[pos] == '"') {
+      ++pos;
+      while (pos < text.size() && text[pos] != '"' && text[pos] != '\n' && value.size() < 200) value += text[pos++];
     } else {
-      while (it != text.end() && !is_blank(*it) && *it != ';' && *it != '"' && value.size() < 200) value += *it++;
+      while (pos < text.size() && !is_blank(text[pos]) && text[pos] != ';' && text[pos] != '"' && value.size() < 200)
+        value += text[pos++];
     }
     if (!value.empty() && std::find(found.begin(), found.end(), value) == found.end()) found.push_back(value);
   }
@@ -661,12 +725,12 @@ std::vector<std::string> declared_boundaries(std::string_view text) {
 
 // mimetic loses every later part when a nested multipart is never closed and an outer boundary
 // follows (seen in Gmail delay notices). Inserts the missing closing lines; nothing when the
-// structure is already sound.
+// structure is already sound. The result starts with CRLF: the empty line mimetic reads first.
 std::optional<std::string> close_nested_multiparts(std::string_view text, const std::vector<std::string>& boundaries) {
   if (boundaries.size() < 2) return std::nullopt;
   const std::unordered_set<std::string_view> known(boundaries.begin(), boundaries.end());
   std::vector<std::string> open;
-  std::string out;
+  std::string out = "\r\n";
   bool changed = false;
   std::size_t copied = 0, pos = 0;
   while (pos < text.size()) {
@@ -735,6 +799,9 @@ std::vector<std::string> message_ids(std::string_view value) {
 bool is_automatic(const std::vector<RawHeader>& headers) {
   for (const auto& h : headers) {
     const std::string name = lower(h.name);
+    if (name != "auto-submitted" && name != "precedence" && name != "x-precedence" && name != "x-autoreply" &&
+        name != "x-autorespond" && name != "x-autogenerated" && name != "x-auto-response")
+      continue;  // lower-casing every value (DKIM signatures…) costs more than the rest
     std::string value = lower(trim(h.value));
     if (const auto semi = value.find(';'); semi != std::string::npos) value = std::string(trim(value.substr(0, semi)));
     if (name == "auto-submitted" && !value.empty() && value != "no") return true;
@@ -778,35 +845,58 @@ ParsedMessage parse_message(std::string_view raw) {
     const HeaderBlock block = read_header_block(raw, message.defects);
     const auto& headers = block.headers;
 
-    // Hand mimetic a clean, normalised MIME header plus the body.
+    // mimetic gets our clean, normalised Content-Type as the root's header and parses the body
+    // in place from `raw` (no copy of the message): it starts reading at the line break that ends
+    // the header, which it takes for the empty line before the body.
     const PartInfo top_raw = top_part_info(headers, {});
-    std::string clean;
-    clean.reserve(block.body.size() + 512);
     bool parse_as_text = false;
     if (top_raw.type.value.rfind("multipart/", 0) == 0 &&
         count_case_insensitive(block.body, "multipart/", kMaxMultipartCount) >= kMaxMultipartCount) {
       add_defect(message.defects, "too many nested multiparts");
       parse_as_text = true;
     }
-    if (!top_raw.type.value.empty() && !parse_as_text) {
-      clean += "Content-Type: " + top_raw.type.value;
-      const std::string boundary = top_raw.type.param("boundary");
-      if (!boundary.empty() && boundary.find('"') == std::string::npos && boundary.find('\n') == std::string::npos)
-        clean += "; boundary=\"" + boundary + "\"";
-      clean += "\r\n";
+    auto root = std::make_unique<mimetic::MimeEntity>();
+    const std::string top_boundary = top_raw.type.param("boundary");
+    const bool usable_boundary = !top_boundary.empty() && top_boundary.find_first_of("\"\r\n") == std::string::npos;
+    // A multipart without a usable boundary stays one text for mimetic (it would split at every
+    // "--"); the walk reports it and shows the whole body.
+    if (!top_raw.type.value.empty() && !parse_as_text &&
+        (usable_boundary || top_raw.type.value.rfind("multipart/", 0) != 0)) {
+      std::string content_type = top_raw.type.value.substr(0, top_raw.type.value.find_first_of("\r\n"));
+      if (usable_boundary) content_type += "; boundary=\"" + top_boundary + "\"";
+      mimetic::Header& header = root->header();
+      const auto field = header.insert(header.end(), mimetic::Field());
+      field->name("Content-Type");
+      field->value(content_type);
     }
-    clean += "\r\n";
-    std::optional<std::string> repaired;
+    std::optional<std::string> repaired;  // starts with CRLF (see close_nested_multiparts)
     if (top_raw.type.value.rfind("multipart/", 0) == 0 && !parse_as_text) {
       auto boundaries = declared_boundaries(block.body);
-      const std::string top_boundary = top_raw.type.param("boundary");
       if (!top_boundary.empty() && std::find(boundaries.begin(), boundaries.end(), top_boundary) == boundaries.end())
         boundaries.push_back(top_boundary);
       repaired = close_nested_multiparts(block.body, boundaries);
       if (repaired) add_defect(message.defects, "nested multipart never closed");
     }
-    clean.append(repaired ? std::string_view(*repaired) : block.body);
-    auto root = std::make_unique<mimetic::MimeEntity>(clean.cbegin(), clean.cend());
+    std::string_view mime_input;  // line break + body
+    std::string copied_body;      // only when the body does not follow a line break in `raw`
+    if (repaired) {
+      mime_input = *repaired;
+    } else {
+      const std::size_t at = static_cast<std::size_t>(block.body.data() - raw.data());
+      if (at >= 2 && raw[at - 1] == '\n' && raw[at - 2] == '\r') {
+        mime_input = raw.substr(at - 2);
+      } else if (at >= 1 && raw[at - 1] == '\n' && (block.body.empty() || block.body.front() != '\r')) {
+        mime_input = raw.substr(at - 1);  // LF only (a CR after it would be taken as CRLF)
+      } else {
+        copied_body.reserve(block.body.size() + 2);
+        copied_body += "\r\n";
+        copied_body.append(block.body);
+        mime_input = copied_body;
+      }
+    }
+    // A pointer range: mimetic then copies each part's body with one append.
+    root->load(mime_input.data(), mime_input.data() + mime_input.size());
+    const std::string_view mime_body = repaired ? std::string_view(*repaired).substr(2) : block.body;
 
     std::vector<std::string> charsets;
     if (!top_raw.type.param("charset").empty()) charsets.push_back(top_raw.type.param("charset"));
@@ -875,7 +965,7 @@ ParsedMessage parse_message(std::string_view raw) {
     message.auto_submitted = is_automatic(headers);
 
     // Body and attachments.
-    TreeWalker walker(message, fallback, clean);
+    TreeWalker walker(message, fallback, mime_body);
     std::vector<BodySegment> body;
     PartInfo top = top_part_info(headers, fallback);
     if (parse_as_text) {

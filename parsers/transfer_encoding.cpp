@@ -7,22 +7,6 @@
 namespace atendd {
 namespace {
 
-int base64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z') return c - 'A';
-  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-  if (c >= '0' && c <= '9') return c - '0' + 52;
-  if (c == '+' || c == '-') return 62;  // '-' and '_': the URL-safe alphabet some senders use
-  if (c == '/' || c == '_') return 63;
-  return -1;
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 // Splits into lines without their line ending.
 template <typename Fn>
 void for_each_line(std::string_view text, Fn&& fn) {
@@ -47,16 +31,19 @@ bool decode_uu_line(std::string_view line, std::string& out) {
     if (i >= line.size()) return 0;
     return (static_cast<unsigned char>(line[i]) - 0x20) & 0x3F;
   };
-  std::string decoded;
-  for (std::size_t i = 1; decoded.size() < static_cast<std::size_t>(n); i += 4) {
-    if (i >= line.size() + 4) return false;
+  const std::size_t start = out.size();
+  const auto want = static_cast<std::size_t>(n);
+  for (std::size_t i = 1; out.size() - start < want; i += 4) {
+    if (i >= line.size() + 4) {
+      out.resize(start);
+      return false;
+    }
     const int a = value(i), b = value(i + 1), c = value(i + 2), d = value(i + 3);
-    decoded += static_cast<char>((a << 2) | (b >> 4));
-    decoded += static_cast<char>(((b & 0x0F) << 4) | (c >> 2));
-    decoded += static_cast<char>(((c & 0x03) << 6) | d);
+    const char bytes[3] = {static_cast<char>((a << 2) | (b >> 4)), static_cast<char>(((b & 0x0F) << 4) | (c >> 2)),
+                           static_cast<char>(((c & 0x03) << 6) | d)};
+    out.append(bytes, 3);
   }
-  decoded.resize(static_cast<std::size_t>(n));
-  out += decoded;
+  out.resize(start + want);
   return true;
 }
 
@@ -79,68 +66,151 @@ bool parse_begin_line(std::string_view line, std::string* name) {
 
 }  // namespace
 
-std::string decode_base64(std::string_view text, bool* damaged) {
-  std::string out;
-  out.reserve(text.size() / 4 * 3 + 3);
+namespace {
+
+// Base64 alphabet values; the high bits mark what is not data.
+constexpr unsigned char kB64Blank = 0x40;  // white space: skipped silently
+constexpr unsigned char kB64Pad = 0x80;    // '=': the end of the data
+constexpr unsigned char kB64Junk = 0xC0;   // anything else: skipped, the body is damaged
+
+struct Base64Table {
+  unsigned char v[256];
+  constexpr Base64Table() : v() {
+    for (int c = 0; c < 256; ++c) {
+      unsigned char x = kB64Junk;
+      if (c >= 'A' && c <= 'Z') x = static_cast<unsigned char>(c - 'A');
+      else if (c >= 'a' && c <= 'z') x = static_cast<unsigned char>(c - 'a' + 26);
+      else if (c >= '0' && c <= '9') x = static_cast<unsigned char>(c - '0' + 52);
+      else if (c == '+' || c == '-') x = 62;  // '-' and '_': the URL-safe alphabet some senders use
+      else if (c == '/' || c == '_') x = 63;
+      else if (c == '=') x = kB64Pad;
+      else if (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r') x = kB64Blank;
+      v[c] = x;
+    }
+  }
+};
+constexpr Base64Table kBase64;
+
+struct HexTable {
+  signed char v[256];
+  constexpr HexTable() : v() {
+    for (int c = 0; c < 256; ++c) {
+      signed char x = -1;
+      if (c >= '0' && c <= '9') x = static_cast<signed char>(c - '0');
+      else if (c >= 'A' && c <= 'F') x = static_cast<signed char>(c - 'A' + 10);
+      else if (c >= 'a' && c <= 'f') x = static_cast<signed char>(c - 'a' + 10);
+      v[c] = x;
+    }
+  }
+};
+constexpr HexTable kHex;
+
+}  // namespace
+
+std::size_t decode_base64_to(std::string_view text, char* out, bool* damaged) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const auto* const end = p + text.size();
+  char* o = out;
   unsigned int accumulator = 0;
   int bits = 0;
-  for (char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '=') break;
-    const int v = base64_value(c);
-    if (v < 0) {
-      if (damaged && !std::isspace(c)) *damaged = true;
+  while (p < end) {
+    if (bits == 0) {
+      // Whole groups of four data characters: the bulk of every line.
+      while (end - p >= 4) {
+        const unsigned int a = kBase64.v[p[0]], b = kBase64.v[p[1]], c = kBase64.v[p[2]], d = kBase64.v[p[3]];
+        if ((a | b | c | d) & 0xC0) break;
+        const unsigned int v = (a << 18) | (b << 12) | (c << 6) | d;
+        o[0] = static_cast<char>(v >> 16);
+        o[1] = static_cast<char>((v >> 8) & 0xFF);
+        o[2] = static_cast<char>(v & 0xFF);
+        o += 3;
+        p += 4;
+      }
+      if (p >= end) break;
+    }
+    // One character at a time around line breaks, padding and junk.
+    const unsigned int v = kBase64.v[*p++];
+    if (v == kB64Pad) break;
+    if (v & 0xC0) {
+      if (damaged && v == kB64Junk) *damaged = true;
       continue;
     }
-    accumulator = (accumulator << 6) | static_cast<unsigned int>(v);
+    accumulator = (accumulator << 6) | v;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      out += static_cast<char>((accumulator >> bits) & 0xFF);
+      *o++ = static_cast<char>((accumulator >> bits) & 0xFF);
     }
   }
+  return static_cast<std::size_t>(o - out);
+}
+
+std::string decode_base64(std::string_view text, bool* damaged) {
+  std::string out;
+  out.resize(text.size() / 4 * 3 + 3);
+  out.resize(decode_base64_to(text, out.data(), damaged));
   return out;
+}
+
+void decode_base64_in_place(std::string& text, bool* damaged) {
+  text.resize(decode_base64_to(text, text.data(), damaged));
+}
+
+std::size_t decode_quoted_printable_to(std::string_view text, char* out, bool header_q) {
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  char* o = out;
+  while (p < end) {
+    const char c = *p;
+    if (c == '=') {
+      if (end - p > 2 && kHex.v[static_cast<unsigned char>(p[1])] >= 0 &&
+          kHex.v[static_cast<unsigned char>(p[2])] >= 0) {
+        *o++ = static_cast<char>(kHex.v[static_cast<unsigned char>(p[1])] * 16 +
+                                 kHex.v[static_cast<unsigned char>(p[2])]);
+        p += 3;
+        continue;
+      }
+      // Soft line break: "=" then optional blanks then the line end (or the end of the text).
+      const char* j = p + 1;
+      while (j < end && (*j == ' ' || *j == '\t')) ++j;
+      if (j < end && *j == '\r') ++j;
+      if (j < end && *j == '\n') {
+        p = j + 1;
+      } else if (j >= end) {
+        p = end;
+      } else {
+        *o++ = c;  // a lone '=' that is not an escape: keep it
+        ++p;
+      }
+    } else if (c == '_' && header_q) {
+      *o++ = ' ';
+      ++p;
+    } else if ((c == ' ' || c == '\t') && !header_q) {
+      // Trailing blanks before a line end are transport padding (RFC 2045 6.7 rule 3).
+      const char* j = p;
+      while (j < end && (*j == ' ' || *j == '\t')) ++j;
+      if (j < end && (*j == '\r' || *j == '\n')) {
+        p = j;
+      } else {
+        while (p < j) *o++ = *p++;
+      }
+    } else {
+      *o++ = c;
+      ++p;
+    }
+  }
+  return static_cast<std::size_t>(o - out);
 }
 
 std::string decode_quoted_printable(std::string_view text, bool header_q) {
   std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '_' && header_q) {
-      out += ' ';
-    } else if (c == '=') {
-      if (i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
-        out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
-        i += 2;
-      } else {
-        // Soft line break: "=" then optional blanks then the line end.
-        std::size_t j = i + 1;
-        while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
-        if (j < text.size() && text[j] == '\r') ++j;
-        if (j < text.size() && text[j] == '\n') {
-          i = j;
-        } else if (j >= text.size()) {
-          i = j;
-        } else {
-          out += c;  // a lone '=' that is not an escape: keep it
-        }
-      }
-    } else if ((c == ' ' || c == '\t') && !header_q) {
-      // Trailing blanks before a line end are transport padding (RFC 2045 6.7 rule 3).
-      std::size_t j = i;
-      while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) ++j;
-      if (j < text.size() && (text[j] == '\r' || text[j] == '\n')) {
-        i = j - 1;
-      } else {
-        out.append(text.substr(i, j - i));
-        i = j - 1;
-      }
-    } else {
-      out += c;
-    }
-  }
+  out.resize(text.size());
+  out.resize(decode_quoted_printable_to(text, out.data(), header_q));
   return out;
+}
+
+void decode_quoted_printable_in_place(std::string& text) {
+  text.resize(decode_quoted_printable_to(text, text.data(), false));
 }
 
 std::vector<UuFile> extract_uuencoded(std::string_view text, std::string* remaining_text) {

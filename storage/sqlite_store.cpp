@@ -652,4 +652,93 @@ std::optional<Timestamp> SqliteStore::next_outbox_attempt() {
   return q.opt_i64(0);
 }
 
+// ---- lifecycle (migration 3)
+
+void SqliteStore::remove_watcher(TicketId ticket, const std::string& address) {
+  query("DELETE FROM watchers WHERE ticket_id = ? AND address = ?").bind(ticket).bind(address).run();
+}
+
+void SqliteStore::add_link(TicketId a, TicketId b, Timestamp at) {
+  auto insert = "INSERT OR IGNORE INTO ticket_links(ticket_id, linked_id, created_at) VALUES(?, ?, ?)";
+  query(insert).bind(a).bind(b).bind(at).run();
+  query(insert).bind(b).bind(a).bind(at).run();
+}
+
+std::vector<TicketId> SqliteStore::links(TicketId ticket) {
+  auto q = query("SELECT linked_id FROM ticket_links WHERE ticket_id = ? ORDER BY created_at, linked_id");
+  q.bind(ticket);
+  std::vector<TicketId> out;
+  while (q.step()) out.push_back(q.i64(0));
+  return out;
+}
+
+void SqliteStore::set_field(TicketId ticket, const std::string& name, const std::string& value) {
+  query("INSERT INTO ticket_fields(ticket_id, name, value) VALUES(?, ?, ?) "
+        "ON CONFLICT(ticket_id, name) DO UPDATE SET value = excluded.value")
+      .bind(ticket).bind(name).bind(value).run();
+}
+
+std::vector<std::pair<std::string, std::string>> SqliteStore::fields(TicketId ticket) {
+  auto q = query("SELECT name, value FROM ticket_fields WHERE ticket_id = ? ORDER BY name");
+  q.bind(ticket);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (q.step()) out.emplace_back(q.text(0), q.text(1));
+  return out;
+}
+
+void SqliteStore::set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) {
+  query("INSERT INTO ticket_timers(ticket_id, kind, due_at) VALUES(?, ?, ?) "
+        "ON CONFLICT(ticket_id, kind) DO UPDATE SET due_at = excluded.due_at")
+      .bind(ticket).bind(kind).bind(due_at).run();
+}
+
+void SqliteStore::clear_timer(TicketId ticket, const std::string& kind) {
+  query("DELETE FROM ticket_timers WHERE ticket_id = ? AND kind = ?").bind(ticket).bind(kind).run();
+}
+
+std::optional<Timestamp> SqliteStore::timer(TicketId ticket, const std::string& kind) {
+  auto q = query("SELECT due_at FROM ticket_timers WHERE ticket_id = ? AND kind = ?");
+  q.bind(ticket).bind(kind);
+  if (!q.step()) return std::nullopt;
+  return q.i64(0);
+}
+
+std::vector<std::pair<TicketId, Timestamp>> SqliteStore::due_timers(const std::string& kind, Timestamp now,
+                                                                    int limit) {
+  auto q = query("SELECT ticket_id, due_at FROM ticket_timers WHERE kind = ? AND due_at <= ? "
+                 "ORDER BY due_at, ticket_id LIMIT ?");
+  q.bind(kind).bind(now).bind(limit);
+  std::vector<std::pair<TicketId, Timestamp>> out;
+  while (q.step()) out.emplace_back(q.i64(0), q.i64(1));
+  return out;
+}
+
+std::vector<PassedDeadline> SqliteStore::passed_deadlines(Timestamp now, const std::vector<TicketStatus>& statuses,
+                                                          int limit) {
+  std::string wanted = ",";
+  for (TicketStatus s : statuses) wanted += std::string(status_name(s)) + ",";
+  // Two look-ups, each on its own index; statuses as ",a,b," so the statement stays prepared.
+  auto first = query("SELECT " TICKET_COLUMNS ", first_response_due FROM tickets t "
+                     "WHERE first_response_at IS NULL AND first_response_due <= ? "
+                     "AND instr(?, ',' || status || ',') > 0 AND NOT EXISTS (SELECT 1 FROM deadline_marks m "
+                     "WHERE m.ticket_id = t.id AND m.deadline = 'first_response' AND m.due_at = t.first_response_due) "
+                     "ORDER BY first_response_due, id LIMIT ?");
+  first.bind(now).bind(wanted).bind(limit);
+  std::vector<PassedDeadline> out;
+  while (first.step()) out.push_back({ticket_row(first), "first_response", first.i64(20)});
+  auto next = query("SELECT " TICKET_COLUMNS ", next_contact_due FROM tickets t "
+                    "WHERE next_contact_due <= ? "
+                    "AND instr(?, ',' || status || ',') > 0 AND NOT EXISTS (SELECT 1 FROM deadline_marks m "
+                    "WHERE m.ticket_id = t.id AND m.deadline = 'next_contact' AND m.due_at = t.next_contact_due) "
+                    "ORDER BY next_contact_due, id LIMIT ?");
+  next.bind(now).bind(wanted).bind(limit);
+  while (next.step()) out.push_back({ticket_row(next), "next_contact", next.i64(20)});
+  return out;
+}
+
+void SqliteStore::mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) {
+  query("INSERT OR IGNORE INTO deadline_marks(ticket_id, deadline, due_at, marked_at) VALUES(?, ?, ?, ?)")
+      .bind(ticket).bind(deadline).bind(due).bind(at).run();
+}
+
 }  // namespace atendd

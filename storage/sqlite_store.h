@@ -74,6 +74,19 @@ class SqliteStore : public Store {
   std::vector<OutboxMail> outbox_in_state(OutboxState state, int limit) override;
   std::optional<Timestamp> next_outbox_attempt() override;
 
+  void remove_watcher(TicketId ticket, const std::string& address) override;
+  void add_link(TicketId a, TicketId b, Timestamp at) override;
+  std::vector<TicketId> links(TicketId ticket) override;
+  void set_field(TicketId ticket, const std::string& name, const std::string& value) override;
+  std::vector<std::pair<std::string, std::string>> fields(TicketId ticket) override;
+  void set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) override;
+  void clear_timer(TicketId ticket, const std::string& kind) override;
+  std::optional<Timestamp> timer(TicketId ticket, const std::string& kind) override;
+  std::vector<std::pair<TicketId, Timestamp>> due_timers(const std::string& kind, Timestamp now, int limit) override;
+  std::vector<PassedDeadline> passed_deadlines(Timestamp now, const std::vector<TicketStatus>& statuses,
+                                               int limit) override;
+  void mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) override;
+
   class Query;  // a prepared statement bound and stepped (sqlite_store.cpp)
 
  private:

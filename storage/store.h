@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace atendd {
@@ -130,6 +131,13 @@ struct MailboxState {
   std::int64_t last_uid = 0;
 };
 
+// A deadline of a ticket that passed without being marked yet (the scheduler's SLA look-up).
+struct PassedDeadline {
+  Ticket ticket;
+  std::string deadline;  // "first_response" or "next_contact"
+  Timestamp due = 0;
+};
+
 class StoreError : public std::runtime_error {
  public:
   enum class Kind { Busy, Constraint, Other };
@@ -212,6 +220,31 @@ class Store {
   virtual std::vector<OutboxMail> outbox_of_ticket(TicketId ticket) = 0;
   virtual std::vector<OutboxMail> outbox_in_state(OutboxState state, int limit) = 0;
   virtual std::optional<Timestamp> next_outbox_attempt() = 0;  // earliest pending, if any
+
+  // ---- Lifecycle (migration 3)
+
+  // Removes a watcher; nothing when it was none.
+  virtual void remove_watcher(TicketId ticket, const std::string& address) = 0;
+  // Relates two tickets both ways (once); links() lists the related tickets, oldest link first.
+  virtual void add_link(TicketId a, TicketId b, Timestamp at) = 0;
+  virtual std::vector<TicketId> links(TicketId ticket) = 0;
+  // Custom fields of a ticket (#field NAME VALUE): set replaces; fields() is ordered by name.
+  virtual void set_field(TicketId ticket, const std::string& name, const std::string& value) = 0;
+  virtual std::vector<std::pair<std::string, std::string>> fields(TicketId ticket) = 0;
+  // One timer per ticket and kind ("reminder": a scheduled ticket's day; "auto_close": when a
+  // solved ticket closes itself). set replaces; due_timers lists those with due_at <= now,
+  // earliest first.
+  virtual void set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) = 0;
+  virtual void clear_timer(TicketId ticket, const std::string& kind) = 0;
+  virtual std::optional<Timestamp> timer(TicketId ticket, const std::string& kind) = 0;
+  virtual std::vector<std::pair<TicketId, Timestamp>> due_timers(const std::string& kind, Timestamp now,
+                                                                 int limit) = 0;
+  // SLA: tickets in one of `statuses` whose first response (none given yet) or next contact was
+  // due at or before `now` and that deadline (ticket, kind, due) is not marked yet.
+  virtual std::vector<PassedDeadline> passed_deadlines(Timestamp now, const std::vector<TicketStatus>& statuses,
+                                                       int limit) = 0;
+  // Marks one deadline as handled, so it is escalated once.
+  virtual void mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) = 0;
 };
 
 // Commits on commit(), rolls back when destroyed without it (an exception on the way).

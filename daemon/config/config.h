@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace atendd {
@@ -64,6 +65,7 @@ struct MailboxConfig {
   bool idle = true;
   std::string after = "seen";
   std::string default_type;
+  int max_message_mb = 25;        // larger messages are passed headers-only (RawMessage::oversized)
 };
 
 struct AgentConfig {
@@ -99,12 +101,22 @@ struct TypeConfig {
   int level = 0;
   std::string workflow;
   std::string templates_dir;                   // overrides for this type; empty = none
+  int auto_close_days = 0;                     // a solved ticket closes itself after N days; 0 = never
+  bool allow_type_change = true;               // false: #type is refused on its tickets
   int order = 0;                               // position in the file: first match wins
+};
+
+// What a workflow stage does besides being a step (`stage_NAME = …` in [workflow.ID]).
+struct StageConfig {
+  bool closes = false;                 // reaching it closes the ticket (the text is the final opinion)
+  bool requires_responsible = false;   // moving into it must name the next responsible
+  std::vector<std::pair<std::string, std::string>> answers;  // a decision: answer → stage, in order
 };
 
 struct WorkflowConfig {
   std::string id;
   std::vector<std::string> stages;
+  std::map<std::string, StageConfig> stage_options;  // only stages that have options
 };
 
 enum class ChannelKind { WhatsApp, Telegram, Generic };

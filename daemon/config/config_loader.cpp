@@ -249,6 +249,19 @@ class SectionReader {
   bool path(const char* key, std::string& out, PathKind kind);
   // A *_file key whose content is a secret: the path must name a readable, non-empty file.
   void secret(const char* key, std::string& path_out, std::string& content_out);
+  // The keys of the section that begin with `prefix` ("stage_" → "stage_analise", …), in file
+  // order; each is marked as known.
+  std::vector<std::string> keys_with_prefix(const char* prefix) {
+    std::vector<std::string> keys;
+    if (!section_) return keys;
+    for (const auto& e : section_->entries) {
+      if (e.key.rfind(prefix, 0) == 0) {
+        known_.insert(e.key);
+        keys.push_back(e.key);
+      }
+    }
+    return keys;
+  }
   // Reports the keys that no reader asked for.
   void finish();
 
@@ -577,6 +590,7 @@ void Loader::read_mailbox(SectionReader& s, MailboxConfig& m) {
     }
   }
   if (s.text("default_type", m.default_type)) refer(s, "default_type", "type", m.default_type);
+  s.integer("max_message_mb", m.max_message_mb, 1, 2048);
   s.finish();
 }
 
@@ -651,6 +665,8 @@ void Loader::read_type(SectionReader& s, TypeConfig& t) {
   s.integer("level", t.level, 0);
   if (s.text("workflow", t.workflow)) refer(s, "workflow", "workflow", t.workflow);
   s.path("templates_dir", t.templates_dir, PathKind::Directory);
+  s.integer("auto_close_days", t.auto_close_days, 0);
+  s.boolean("allow_type_change", t.allow_type_change);
   s.finish();
 }
 
@@ -665,6 +681,51 @@ void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
     } else if (!seen.insert(stage).second) {
       s.problem("stages", shown(stage) + " is listed twice");
     }
+  }
+  // stage_NAME = closes | requires_responsible | decision: ANSWER -> STAGE, … (options may be
+  // combined with commas; "decision:" takes the rest of the line).
+  for (const std::string& key : s.keys_with_prefix("stage_")) {
+    const std::string stage = key.substr(6);
+    const char* k = key.c_str();
+    if (!seen.count(stage)) {
+      s.problem(k, shown(stage) + " is not one of this workflow's stages");
+      continue;
+    }
+    std::string value;
+    s.text(k, value);
+    StageConfig options;
+    std::string flags = value;
+    const auto decision = lower(value).find("decision:");
+    if (decision != std::string::npos) {
+      flags = value.substr(0, decision);
+      for (const auto& pair : split_list(std::string_view(value).substr(decision + 9), false)) {
+        const auto arrow = pair.find("->");
+        const std::string answer = arrow == std::string::npos ? "" : std::string(trim(pair.substr(0, arrow)));
+        const std::string target = arrow == std::string::npos ? "" : std::string(trim(pair.substr(arrow + 2)));
+        if (!is_name(answer) || target.empty()) {
+          s.problem(k, shown(pair) + " is not ANSWER -> STAGE");
+        } else if (!seen.count(target)) {
+          s.problem(k, "answer " + shown(answer) + " leads to " + shown(target) + ", which is not a stage of this workflow");
+        } else if (answer == "next" || seen.count(answer)) {
+          s.problem(k, "answer " + shown(answer) + " must differ from \"next\" and from the stage names");
+        } else {
+          options.answers.emplace_back(lower(answer), target);
+        }
+      }
+      if (options.answers.empty()) s.problem(k, "a decision needs at least one ANSWER -> STAGE");
+    }
+    for (const auto& flag : split_list(flags, true)) {
+      if (flag == "closes") {
+        options.closes = true;
+      } else if (flag == "requires_responsible") {
+        options.requires_responsible = true;
+      } else {
+        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|decision: ANSWER -> STAGE, …");
+      }
+    }
+    if (options.closes && !options.answers.empty())
+      s.problem(k, "a stage that closes the ticket cannot also be a decision");
+    w.stage_options[stage] = options;
   }
   s.finish();
 }

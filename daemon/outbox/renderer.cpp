@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string_view>
 #include <system_error>
@@ -24,7 +25,7 @@ using kainjow::mustache::mustache;
 const char* const kTemplateNames[] = {
     "opening",        "forward",        "reply",      "customer_update", "closing",
     "watcher_opened", "watcher_closed", "escalation", "command_error",   "reopened",
-    "rejected",
+    "rejected",       "note",           "solution",   "scheduled",     "reminder",
 };
 
 // Keep in step with templates/README.md (a test checks that every one is documented there).
@@ -180,7 +181,9 @@ Renderer::Renderer(const std::string& templates_dir, const std::string& locale) 
   const std::string prefix = locale + "/";
   std::vector<std::pair<std::string, const std::string*>> embedded;
   for (const auto& [key, content] : embedded_templates()) {
-    if (key.compare(0, prefix.size(), prefix) == 0) embedded.emplace_back(key, &content);
+    if (key.compare(0, prefix.size(), prefix) != 0) continue;
+    if (key.compare(prefix.size(), 8, "answers/") == 0) continue;  // canned answers: answer()
+    embedded.emplace_back(key, &content);
   }
   // Text parts before HTML parts, as in a folder (see load_source).
   std::stable_partition(embedded.begin(), embedded.end(),
@@ -236,6 +239,43 @@ RenderedMail Renderer::render(const std::string& name, const std::string& type_i
 
 std::vector<std::string> Renderer::names() {
   return {std::begin(kTemplateNames), std::end(kTemplateNames)};
+}
+
+std::optional<std::string> Renderer::answer(const std::string& templates_dir, const std::string& locale,
+                                            const std::string& name) {
+  const bool good_name = !name.empty() && name.size() <= 100 &&
+                         std::all_of(name.begin(), name.end(), [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                         });
+  if (!good_name) return std::nullopt;
+  if (!templates_dir.empty()) {
+    std::error_code ec;
+    const fs::path file = fs::path(templates_dir) / locale / "answers" / (name + kTextSuffix);
+    if (fs::is_regular_file(file, ec)) return read_file(file);
+  }
+  const auto& embedded = embedded_templates();
+  const auto found = embedded.find(locale + "/answers/" + name + kTextSuffix);
+  if (found == embedded.end()) return std::nullopt;
+  return found->second;
+}
+
+std::vector<std::string> Renderer::answer_names(const std::string& templates_dir, const std::string& locale) {
+  std::set<std::string> names;
+  const std::string prefix = locale + "/answers/";
+  for (const auto& [key, content] : embedded_templates()) {
+    if (key.compare(0, prefix.size(), prefix) == 0 && ends_with(key, kTextSuffix))
+      names.insert(key.substr(prefix.size(), key.size() - prefix.size() - std::string(kTextSuffix).size()));
+  }
+  if (!templates_dir.empty()) {
+    std::error_code ec;
+    for (fs::directory_iterator it{fs::path(templates_dir) / locale / "answers", ec}, end; !ec && it != end;
+         it.increment(ec)) {
+      const std::string file = it->path().filename().string();
+      if (ends_with(file, kTextSuffix) && !ends_with(file, kHtmlSuffix))
+        names.insert(file.substr(0, file.size() - std::string(kTextSuffix).size()));
+    }
+  }
+  return {names.begin(), names.end()};
 }
 
 std::vector<std::string> Renderer::variables() {

@@ -51,10 +51,18 @@ class Renderer {
   const std::string& locale() const { return locale_; }
 
   // The template names: opening, forward, reply, customer_update, closing, watcher_opened,
-  // watcher_closed, escalation, command_error, reopened.
+  // watcher_closed, escalation, command_error, reopened, rejected, note, solution, scheduled,
+  // reminder.
   static std::vector<std::string> names();
   // The context variables the templates may use ("ticket.subject", …; templates/README.md).
   static std::vector<std::string> variables();
+  // A canned answer ("parecer padrão", #answer NAME): the mustache source of
+  // templates_dir/LOCALE/answers/NAME.mustache when that file exists, else the embedded one;
+  // nothing for an unknown or malformed NAME (letters, digits, '_' and '-' only).
+  static std::optional<std::string> answer(const std::string& templates_dir, const std::string& locale,
+                                           const std::string& name);
+  // The canned answers of the locale, embedded and on disk, sorted.
+  static std::vector<std::string> answer_names(const std::string& templates_dir, const std::string& locale);
 
  private:
   struct TextPart {

@@ -3,12 +3,16 @@
 
 #include <algorithm>
 #include <cctype>
+#include <ctime>
+#include <stdexcept>
 
 #include <Poco/RandomStream.h>
 #include <Poco/String.h>
 
+#include "daemon/outbox/renderer.h"
 #include "daemon/tickets/assignment.h"
 #include "daemon/tickets/protocol.h"
+#include "daemon/tickets/workflow.h"
 
 namespace atendd {
 
@@ -73,11 +77,7 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
   if (type.next_contact_days > 0) t.next_contact_due = now + type.next_contact_days * 86400;
-  if (!type.workflow.empty()) {
-    auto workflow = config_.workflows.find(type.workflow);
-    if (workflow != config_.workflows.end() && !workflow->second.stages.empty())
-      t.stage = workflow->second.stages.front();
-  }
+  t.stage = workflow_of(config_, type.id).stages.front();
   t.responsible = assign_responsible(type, config_, store_);
   t.id = store_.add_ticket(t);
 
@@ -271,8 +271,13 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
     t.times_reopened += 1;
     t.closed_at.reset();
     reopened = true;
-  } else if (t.status == TicketStatus::WaitingCustomer) {
-    set_status(t, TicketStatus::InProgress, author, "the customer answered");
+  } else {
+    const Transition after = transition(t.status, Action::CustomerReply);
+    if (after.allowed && after.to != t.status) {
+      if (t.status == TicketStatus::Solved) store_.clear_timer(t.id, "auto_close");
+      set_status(t, after.to, author,
+                 t.status == TicketStatus::Solved ? "the customer answered the solution" : "the customer answered");
+    }
   }
   store_.update_ticket(t);
 
@@ -296,40 +301,646 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
 
 // ---- an agent answers
 
+namespace {
+
+// message.text for a mail that carries no text of its own: a blank value renders as absent,
+// while an empty one would fall back to the inbound message's new part (outbox_writer.h).
+const char* const kNoText = " ";
+
+std::string joined(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+bool all_digits(const std::string& s, size_t from, size_t count) {
+  for (size_t i = from; i < from + count; ++i)
+    if (i >= s.size() || !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+// "YYYY-MM-DD" and an optional "HH:MM" as a UTC timestamp; nothing when either is not a real date.
+std::optional<Timestamp> parse_schedule(const std::string& date, const std::string& time) {
+  if (date.size() != 10 || date[4] != '-' || date[7] != '-' || !all_digits(date, 0, 4) || !all_digits(date, 5, 2) ||
+      !all_digits(date, 8, 2))
+    return std::nullopt;
+  const int year = std::stoi(date.substr(0, 4)), month = std::stoi(date.substr(5, 2)), day = std::stoi(date.substr(8, 2));
+  static const int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > kDays[month - 1] + (month == 2 && leap ? 1 : 0))
+    return std::nullopt;
+  int hour = 0, minute = 0;
+  if (!time.empty()) {
+    if (time.size() != 5 || time[2] != ':' || !all_digits(time, 0, 2) || !all_digits(time, 3, 2)) return std::nullopt;
+    hour = std::stoi(time.substr(0, 2));
+    minute = std::stoi(time.substr(3, 2));
+    if (hour > 23 || minute > 59) return std::nullopt;
+  }
+  std::tm tm{};
+  tm.tm_year = year - 1900;
+  tm.tm_mon = month - 1;
+  tm.tm_mday = day;
+  tm.tm_hour = hour;
+  tm.tm_min = minute;
+  return static_cast<Timestamp>(timegm(&tm));
+}
+
+std::optional<Priority> parse_priority(const std::string& word) {
+  const std::string w = lower(word);
+  if (w == "urgent" || w == "1") return Priority::Urgent;
+  if (w == "high" || w == "2") return Priority::High;
+  if (w == "normal" || w == "3") return Priority::Normal;
+  if (w == "low" || w == "4") return Priority::Low;
+  return std::nullopt;
+}
+
+bool is_field_name(const std::string& s) {
+  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+  });
+}
+
+}  // namespace
+
+// One message's commands. The same run_command() checks them (dry_run: reads only, nothing
+// written, no mail kept) and then applies them, so the check and the change never disagree.
+struct Engine::CommandRun {
+  CommandRun(const InboundMessage& m, const AgentConfig& a, const std::vector<Command>& c, const std::string& t,
+             const Ticket& current, bool dry)
+      : message(m), agent(a), commands(c), text(t), dry_run(dry), ticket(current) {}
+  const InboundMessage& message;
+  const AgentConfig& agent;
+  const std::vector<Command>& commands;
+  std::string text;                 // the text after the command lines
+  bool dry_run = true;
+  Ticket ticket;                    // as the commands so far left it
+  std::vector<std::string> errors;
+  std::vector<OutgoingMail> mails;
+  std::vector<std::int64_t> articles;
+  bool names_responsible = false;   // the message has #assign or #forward
+  bool text_used = false;           // a command took the text (not relayed)
+  std::vector<std::string> answers; // canned answers (#answer), rendered
+};
+
+std::string Engine::format_date(Timestamp at, bool with_time) const {
+  std::time_t t = static_cast<std::time_t>(at);
+  std::tm utc{};
+  gmtime_r(&t, &utc);
+  char buffer[32];
+  const bool pt = config_.server.locale == "pt_BR";
+  std::strftime(buffer, sizeof buffer,
+                with_time ? (pt ? "%d/%m/%Y %H:%M" : "%Y-%m-%d %H:%M") : (pt ? "%d/%m/%Y" : "%Y-%m-%d"), &utc);
+  return buffer;
+}
+
+std::string Engine::last_customer_message_id(const Ticket& ticket) {
+  std::string id;
+  for (const auto& article : store_.articles(ticket.id))
+    if (article.kind == ArticleKind::CustomerMessage && !article.message_id.empty()) id = article.message_id;
+  return id;
+}
+
+// The ticket so far, for the agent it is forwarded to: every article, oldest first.
+std::string Engine::transcript(const Ticket& ticket) {
+  std::string out;
+  for (const auto& article : store_.articles(ticket.id)) {
+    if (article.text.find_first_not_of(" \t\r\n") == std::string::npos) continue;
+    out += "[" + format_date(article.created_at, true) + "] " + article.author + " (" + article_kind_name(article.kind) +
+           "):\n" + article.text + "\n\n";
+  }
+  return out;
+}
+
+void Engine::change(CommandRun& run, const std::string& field, const std::string& from, const std::string& to,
+                    const std::string& justification) {
+  if (!run.dry_run) record(run.ticket.id, field, from, to, justification, run.agent.id);
+}
+
+void Engine::move_status(CommandRun& run, TicketStatus to, const std::string& why) {
+  if (run.ticket.status == to) return;
+  change(run, "status", status_name(run.ticket.status), status_name(to), why);
+  run.ticket.status = to;
+}
+
+bool Engine::check_transition(CommandRun& run, const Command& command, Action action) {
+  const Transition t = transition(run.ticket.status, action);
+  if (t.allowed) return true;
+  run.errors.push_back("line " + std::to_string(command.line_number) + " '" + command.line + "': " + t.refusal +
+                       " (the ticket is " + status_name(run.ticket.status) + ")");
+  return false;
+}
+
+const AgentConfig* Engine::find_agent_for(CommandRun& run, const Command& command, const std::string& who,
+                                          bool departments_too, std::string& department) {
+  auto fail = [&](const std::string& what) {
+    run.errors.push_back("line " + std::to_string(command.line_number) + " '" + command.line + "': " + what);
+    return nullptr;
+  };
+  const std::string key = lower(who);
+  const AgentConfig* agent = config_.agent(who);
+  if (!agent) agent = config_.agent(key);
+  if (!agent) agent = config_.agent_by_email(key);
+  if (agent) {
+    if (agent->level < run.ticket.level)
+      return fail(agent->id + "'s access level (" + std::to_string(agent->level) + ") is below the ticket's (" +
+                  std::to_string(run.ticket.level) + ")");
+    return agent;
+  }
+  std::vector<std::string> agents, departments;
+  const AgentConfig* best = nullptr;
+  int best_load = 0;
+  bool department_exists = false;
+  for (const auto& [id, candidate] : config_.agents) {
+    agents.push_back(id);
+    if (!candidate.department.empty() &&
+        std::find(departments.begin(), departments.end(), candidate.department) == departments.end())
+      departments.push_back(candidate.department);
+    if (!departments_too || lower(candidate.department) != key) continue;
+    department_exists = true;
+    if (candidate.level < run.ticket.level || candidate.id == run.ticket.responsible) continue;
+    const int load = store_.open_tickets_of(candidate.id);
+    if (!best || load < best_load) {
+      best = &candidate;
+      best_load = load;
+    }
+  }
+  if (best) {
+    department = best->department;
+    return best;
+  }
+  if (department_exists)
+    return fail("department " + who + " has no other agent with access level " + std::to_string(run.ticket.level) +
+                " or more");
+  return fail(std::string("no agent") + (departments_too ? " or department" : "") + " \"" + who +
+              "\"; agents: " + joined(agents, ", ") +
+              (departments_too ? "; departments: " + joined(departments, ", ") : std::string()));
+}
+
+void Engine::hand_over(CommandRun& run, const AgentConfig& to, const std::string& department) {
+  Ticket& t = run.ticket;
+  change(run, "responsible", t.responsible, to.id, run.text);
+  t.responsible = to.id;
+  if (!department.empty() && department != t.department) {
+    change(run, "department", t.department, department, run.text);
+    t.department = department;
+  }
+  run.names_responsible = true;
+  if (run.dry_run) return;
+  run.articles.push_back(add_article(run.message, t, ArticleKind::Forward, run.agent.id,
+                                     "-> " + to.id + (run.text.empty() ? "" : ": " + run.text)));
+  if (to.id == run.agent.id) return;
+  OutgoingMail forward;
+  forward.template_name = "forward";
+  forward.audience = OutgoingMail::Audience::Agent;
+  forward.agent_id = run.agent.id;
+  forward.to.push_back({to.email, to.name});
+  forward.justification = run.text;
+  forward.text = transcript(t);
+  if (forward.text.empty()) forward.text = kNoText;
+  run.mails.push_back(forward);
+}
+
+void Engine::close_ticket(Ticket& t, const std::string& actor, const std::string& final_opinion,
+                          std::vector<OutgoingMail>& mails) {
+  set_status(t, TicketStatus::Closed, actor, final_opinion);
+  t.closed_at = clock_.now();
+  store_.clear_timer(t.id, "auto_close");
+  store_.clear_timer(t.id, "reminder");
+  const TypeConfig* type = config_.type(t.type_id);
+  const AgentConfig* agent = config_.agent(actor);
+  const auto contact = store_.contact(t.contact_id);
+  if (type && !type->closing_email) {
+    record(t.id, "mail_skipped", "closing", "", "the type sends no closing e-mail", actor);
+  } else if (!contact || !is_usable_address(contact->address)) {
+    record(t.id, "mail_skipped", "closing", "", "the customer has no usable address", actor);
+  } else {
+    OutgoingMail closing;
+    closing.template_name = "closing";
+    closing.audience = OutgoingMail::Audience::Customer;
+    closing.to.push_back({contact->address, contact->name});
+    closing.agent_id = agent ? agent->id : "";
+    closing.text = kNoText;
+    closing.final_opinion = final_opinion;
+    closing.in_reply_to = last_customer_message_id(t);
+    mails.push_back(closing);
+  }
+  const auto watchers = store_.watchers(t.id);
+  if (!watchers.empty()) {
+    OutgoingMail notice;
+    notice.template_name = "watcher_closed";
+    notice.audience = OutgoingMail::Audience::Watcher;
+    for (const auto& watcher : watchers) notice.to.push_back({watcher, ""});
+    notice.agent_id = agent ? agent->id : "";
+    notice.text = kNoText;
+    notice.final_opinion = final_opinion;
+    mails.push_back(notice);
+  }
+}
+
+void Engine::run_command(CommandRun& run, const Command& c) {
+  Ticket& t = run.ticket;
+  const std::string& name = c.name;
+  const AgentConfig& agent = run.agent;
+  const std::string arg = c.args.empty() ? "" : c.args[0];
+  auto fail = [&](const std::string& what) {
+    run.errors.push_back("line " + std::to_string(c.line_number) + " '" + c.line + "': " + what);
+  };
+  auto need_text = [&](const std::string& what) {
+    if (!run.text.empty()) return true;
+    fail("#" + name + " needs " + what + " in the text below the command lines");
+    return false;
+  };
+  const TypeConfig* type = config_.type(t.type_id);
+
+  if (name == "take") {
+    if (!check_transition(run, c, Action::Take)) return;
+    if (t.responsible != agent.id) {
+      change(run, "responsible", t.responsible, agent.id, "#take");
+      t.responsible = agent.id;
+    }
+    move_status(run, transition(t.status, Action::Take).to, "#take");
+  } else if (name == "assign" || name == "forward") {
+    if (!check_transition(run, c, name == "assign" ? Action::Assign : Action::Forward)) return;
+    std::string department;
+    const AgentConfig* target = find_agent_for(run, c, arg, name == "forward", department);
+    if (!target) return;
+    if (target->id == t.responsible) return fail(target->id + " is already responsible for the ticket");
+    if (run.text.empty()) {
+      // Handing the ticket back to whoever forwarded it to the current responsible needs a reason.
+      const auto history = store_.history(t.id);
+      for (auto h = history.rbegin(); h != history.rend(); ++h) {
+        if (h->field != "responsible") continue;
+        if (h->to_value == t.responsible && h->actor == target->id && h->actor != t.responsible)
+          return fail("handing the ticket back to " + target->id +
+                      ", who forwarded it, needs a justification in the text below the command lines");
+        break;
+      }
+    }
+    // A forward moves the ticket to the new responsible's department too.
+    if (name == "forward" && department.empty()) department = target->department;
+    hand_over(run, *target, department);
+    run.text_used = true;
+  } else if (name == "note") {
+    if (!check_transition(run, c, Action::Note) || !need_text("the note")) return;
+    run.text_used = true;
+    if (run.dry_run) return;
+    run.articles.push_back(add_article(run.message, t, ArticleKind::InternalNote, agent.id, run.text));
+    record(t.id, "note", "", "", "", agent.id);
+    OutgoingMail note;
+    note.template_name = "note";
+    note.audience = OutgoingMail::Audience::Agent;
+    note.agent_id = agent.id;
+    note.text = run.text;
+    if (const AgentConfig* responsible = config_.agent(t.responsible); responsible && responsible->id != agent.id)
+      note.to.push_back({responsible->email, responsible->name});
+    for (const auto& watcher : store_.watchers(t.id)) {
+      const AgentConfig* watching = config_.agent_by_email(watcher);
+      if (watching && watching->id != agent.id && watching->id != t.responsible && watching->level >= t.level)
+        note.to.push_back({watching->email, watching->name});
+    }
+    if (!note.to.empty()) run.mails.push_back(note);
+  } else if (name == "status") {
+    const std::string wanted = lower(arg);
+    if (wanted != "waiting_third_party" && wanted != "in_progress")
+      return fail("\"" + arg + "\" cannot be set with #status: use #status waiting_third_party (pause) or "
+                  "#status in_progress (resume); the other statuses come with #take, #schedule, #solve, #close, "
+                  "#cancel and #reopen");
+    const Action action = wanted == "in_progress" ? Action::Resume : Action::Pause;
+    if (!check_transition(run, c, action)) return;
+    if (action == Action::Resume && t.responsible.empty()) {
+      change(run, "responsible", "", agent.id, "#status in_progress");
+      t.responsible = agent.id;
+    }
+    move_status(run, transition(t.status, action).to, run.text);
+    if (action == Action::Resume && type && type->next_contact_days > 0)
+      t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+  } else if (name == "schedule") {
+    if (!check_transition(run, c, Action::Schedule)) return;
+    const std::string time = c.args.size() > 1 ? c.args[1] : "";
+    const auto when = parse_schedule(arg, time);
+    if (!when)
+      return fail("\"" + joined(c.args, " ") + "\" is not a date: write #schedule YYYY-MM-DD or #schedule YYYY-MM-DD HH:MM");
+    const Timestamp day = *when / 86400 * 86400;
+    const Timestamp now = clock_.now();
+    if ((time.empty() && day + 86400 <= now) || (!time.empty() && *when <= now))
+      return fail(joined(c.args, " ") + " is in the past (now it is " + format_date(now, true) + " UTC)");
+    const std::string shown = format_date(*when, !time.empty());
+    move_status(run, TicketStatus::Scheduled, run.text);
+    t.times_scheduled += 1;
+    change(run, "scheduled", "", shown, run.text);
+    run.text_used = true;
+    if (run.dry_run) return;
+    store_.set_timer(t.id, "reminder", day);
+    const auto contact = store_.contact(t.contact_id);
+    if (!contact || !is_usable_address(contact->address)) {
+      record(t.id, "mail_skipped", "scheduled", "", "the customer has no usable address", agent.id);
+      return;
+    }
+    OutgoingMail mail;
+    mail.template_name = "scheduled";
+    mail.audience = OutgoingMail::Audience::Customer;
+    mail.agent_id = agent.id;
+    mail.to.push_back({contact->address, contact->name});
+    mail.due = shown;
+    mail.text = run.text.empty() ? kNoText : run.text;
+    mail.automatic = run.text.empty();
+    mail.from_name = agent.name + " (" + config_.server.name + ")";
+    mail.in_reply_to = last_customer_message_id(t);
+    run.mails.push_back(mail);
+  } else if (name == "priority") {
+    const auto priority = parse_priority(arg);
+    if (!priority) return fail("\"" + arg + "\" is not a priority: urgent, high, normal or low");
+    if (!check_transition(run, c, Action::Priority)) return;
+    if (static_cast<int>(*priority) == t.priority) return;
+    change(run, "priority", priority_name(static_cast<Priority>(t.priority)), priority_name(*priority), run.text);
+    t.priority = static_cast<int>(*priority);
+  } else if (name == "type") {
+    if (!check_transition(run, c, Action::Type)) return;
+    if (type && !type->allow_type_change)
+      return fail("the type " + type->id + " (" + type->name + ") does not allow changing the type of its tickets");
+    const TypeConfig* wanted = config_.type(arg);
+    if (!wanted) {
+      std::vector<std::string> ids;
+      for (const auto& known : config_.types) ids.push_back(known.id);
+      return fail("no type \"" + arg + "\"; the types are: " + joined(ids, ", "));
+    }
+    if (wanted->id == t.type_id) return;
+    const WorkflowConfig& before = workflow_of(config_, t.type_id);
+    change(run, "type", t.type_id, wanted->id, run.text);
+    t.type_id = wanted->id;
+    const WorkflowConfig& after = workflow_of(config_, t.type_id);
+    if (&before != &after) {
+      change(run, "stage", t.stage, after.stages.front(), "the new type's workflow");
+      t.stage = after.stages.front();
+    }
+    if (wanted->level > t.level) {
+      change(run, "level", std::to_string(t.level), std::to_string(wanted->level), "the new type's access level");
+      t.level = wanted->level;
+    }
+  } else if (name == "field") {
+    if (!is_field_name(arg)) return fail("\"" + arg + "\" is not a field name (letters, digits, '_' or '-')");
+    if (!check_transition(run, c, Action::Field)) return;
+    std::string old;
+    for (const auto& [field, value] : store_.fields(t.id))
+      if (field == arg) old = value;
+    if (old == c.args[1]) return;
+    change(run, "field." + arg, old, c.args[1], run.text);
+    if (!run.dry_run) store_.set_field(t.id, arg, c.args[1]);
+  } else if (name == "stage") {
+    if (!check_transition(run, c, Action::Stage)) return;
+    const WorkflowConfig& workflow = workflow_of(config_, t.type_id);
+    const StageMove move = resolve_stage_move(workflow, t.stage, arg);
+    if (!move.error.empty()) return fail(move.error);
+    const StageConfig& options = stage_options(workflow, move.to);
+    const AgentConfig* next = nullptr;
+    std::string department;
+    if (c.args.size() > 1 && !(next = find_agent_for(run, c, c.args[1], false, department))) return;
+    bool names_responsible = next != nullptr;
+    for (const auto& other : run.commands) names_responsible |= other.name == "assign" || other.name == "forward";
+    if (options.requires_responsible && !names_responsible)
+      return fail("stage " + move.to + " requires naming the next responsible: write #stage " + arg +
+                  " AGENT, or add #forward AGENT to the message");
+    if (options.closes) {
+      if (!need_text("the final opinion (stage " + move.to + " closes the ticket)")) return;
+      const Transition closing = transition(t.status, Action::Close);
+      if (!closing.allowed) return fail("stage " + move.to + " closes the ticket, but " + closing.refusal);
+    }
+    change(run, "stage", t.stage, move.to, run.text);
+    t.stage = move.to;
+    run.text_used = true;
+    if (next && next->id != t.responsible) hand_over(run, *next, "");
+    if (options.closes) {
+      if (run.dry_run) {
+        t.status = TicketStatus::Closed;
+      } else {
+        run.articles.push_back(add_article(run.message, t, ArticleKind::Solution, agent.id, run.text));
+        close_ticket(t, agent.id, run.text, run.mails);
+      }
+    }
+  } else if (name == "solve") {
+    if (!check_transition(run, c, Action::Solve) || !need_text("the solution")) return;
+    move_status(run, TicketStatus::Solved, "");
+    run.text_used = true;
+    if (run.dry_run) return;
+    run.articles.push_back(add_article(run.message, t, ArticleKind::Solution, agent.id, run.text));
+    if (!t.first_response_at) {
+      t.first_response_at = clock_.now();
+      record(t.id, "first_response", "", agent.id, "", agent.id);
+    }
+    if (type && type->auto_close_days > 0) store_.set_timer(t.id, "auto_close", clock_.now() + type->auto_close_days * 86400);
+    const auto contact = store_.contact(t.contact_id);
+    if (!contact || !is_usable_address(contact->address)) {
+      record(t.id, "mail_skipped", "solution", "", "the customer has no usable address", agent.id);
+      return;
+    }
+    OutgoingMail mail;
+    mail.template_name = "solution";
+    mail.audience = OutgoingMail::Audience::Customer;
+    mail.agent_id = agent.id;
+    mail.to.push_back({contact->address, contact->name});
+    mail.cc = conversation_participants(t);
+    mail.include_attachments = true;
+    mail.automatic = false;
+    mail.text = run.text;
+    mail.from_name = agent.name + " (" + config_.server.name + ")";
+    mail.in_reply_to = last_customer_message_id(t);
+    run.mails.push_back(mail);
+  } else if (name == "close") {
+    if (!check_transition(run, c, Action::Close) || !need_text("the final opinion (parecer)")) return;
+    const std::string stage = closing_stage(workflow_of(config_, t.type_id), t.stage);
+    if (!stage.empty() && stage != t.stage) {
+      change(run, "stage", t.stage, stage, "#close");
+      t.stage = stage;
+    }
+    run.text_used = true;
+    if (run.dry_run) {
+      t.status = TicketStatus::Closed;
+      return;
+    }
+    run.articles.push_back(add_article(run.message, t, ArticleKind::Solution, agent.id, run.text));
+    close_ticket(t, agent.id, run.text, run.mails);
+  } else if (name == "cancel") {
+    if (!check_transition(run, c, Action::Cancel) || !need_text("the reason")) return;
+    move_status(run, TicketStatus::Cancelled, run.text);
+    run.text_used = true;
+    if (run.dry_run) return;
+    store_.clear_timer(t.id, "auto_close");
+    store_.clear_timer(t.id, "reminder");
+  } else if (name == "reopen") {
+    if (!check_transition(run, c, Action::Reopen)) return;
+    const int days = type ? type->reopen_days : 0;
+    if (days <= 0) return fail("the type " + t.type_id + " does not allow reopening its tickets");
+    if (t.closed_at && clock_.now() > *t.closed_at + days * 86400)
+      return fail("the ticket was closed on " + format_date(*t.closed_at, true) + ", more than the type's " +
+                  std::to_string(days) + " days ago: the customer's new message opens a new ticket instead");
+    move_status(run, TicketStatus::Reopened, run.text);
+    t.times_reopened += 1;
+    t.closed_at.reset();
+    if (type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+    run.text_used = true;
+    if (run.dry_run) return;
+    const AgentConfig* responsible = config_.agent(t.responsible);
+    if (responsible && responsible->id != agent.id) {
+      OutgoingMail mail;
+      mail.template_name = "reopened";
+      mail.audience = OutgoingMail::Audience::Agent;
+      mail.agent_id = agent.id;
+      mail.to.push_back({responsible->email, responsible->name});
+      mail.justification = run.text.empty() ? kNoText : run.text;
+      mail.text = kNoText;
+      run.mails.push_back(mail);
+    }
+  } else if (name == "watch" || name == "unwatch") {
+    const std::string address = lower(arg);
+    if (!is_usable_address(address)) return fail("\"" + arg + "\" is not an e-mail address");
+    if (!check_transition(run, c, name == "watch" ? Action::Watch : Action::Unwatch)) return;
+    const auto watchers = store_.watchers(t.id);
+    const bool watching = std::find(watchers.begin(), watchers.end(), address) != watchers.end();
+    if (name == "watch") {
+      if (is_ours(address)) return fail(address + " is one of our own addresses");
+      if (watching) return fail(address + " already watches the ticket");
+      change(run, "watcher_added", "", address, run.text);
+      if (!run.dry_run) store_.add_watcher(t.id, address);
+    } else {
+      if (!watching)
+        return fail(address + " does not watch the ticket; its watchers: " +
+                    (watchers.empty() ? std::string("none") : joined(watchers, ", ")));
+      change(run, "watcher_removed", address, "", run.text);
+      if (!run.dry_run) store_.remove_watcher(t.id, address);
+    }
+  } else if (name == "answer") {
+    if (!check_transition(run, c, Action::Answer)) return;
+    const auto source = Renderer::answer(config_.server.templates_dir, config_.server.locale, arg);
+    if (!source) {
+      const auto names = Renderer::answer_names(config_.server.templates_dir, config_.server.locale);
+      return fail("no canned answer \"" + arg + "\"; the answers are: " +
+                  (names.empty() ? std::string("none") : joined(names, ", ")));
+    }
+    kainjow::mustache::mustache answer{*source};
+    if (!answer.is_valid()) return fail("the canned answer " + arg + " does not compile: " + answer.error_message());
+    const auto contact = store_.contact(t.contact_id).value_or(Contact{});
+    kainjow::mustache::data context;
+    kainjow::mustache::data customer;
+    customer.set("name", contact.name);
+    customer.set("address", contact.address);
+    context.set("customer", customer);
+    kainjow::mustache::data agent_data;
+    agent_data.set("name", agent.name);
+    agent_data.set("address", agent.email);
+    context.set("agent", agent_data);
+    kainjow::mustache::data server;
+    server.set("name", config_.server.name);
+    server.set("address", config_.server.address);
+    context.set("server", server);
+    context.set("protocol", t.protocol);
+    std::string rendered = answer.render(context);
+    while (!rendered.empty() && (rendered.back() == '\n' || rendered.back() == '\r')) rendered.pop_back();
+    run.answers.push_back(rendered);
+  } else if (name == "link") {
+    if (!check_transition(run, c, Action::Link)) return;
+    const auto other = store_.ticket_by_protocol(arg);
+    if (!other || other->level > agent.level) return fail("no ticket with protocol " + arg);
+    if (other->id == t.id) return fail("a ticket cannot be linked to itself");
+    const auto links = store_.links(t.id);
+    if (std::find(links.begin(), links.end(), other->id) != links.end())
+      return fail("the ticket is already linked to " + arg);
+    change(run, "linked", "", other->protocol, run.text);
+    if (run.dry_run) return;
+    record(other->id, "linked", "", t.protocol, run.text, agent.id);
+    store_.add_link(t.id, other->id, clock_.now());
+  } else if (name == "level") {
+    if (!agent.chief) return fail("only a chief may change a ticket's access level");
+    if (arg.empty() || arg.size() > 2 || !all_digits(arg, 0, arg.size()))
+      return fail("\"" + arg + "\" is not an access level (a whole number from 0 to 99)");
+    if (!check_transition(run, c, Action::Level)) return;
+    const int level = std::stoi(arg);
+    if (level > agent.level)
+      return fail("level " + arg + " is above your own access level (" + std::to_string(agent.level) + ")");
+    if (level == t.level) return;
+    change(run, "level", std::to_string(t.level), arg, run.text);
+    t.level = level;
+  } else {
+    fail("unknown command; the commands are: " + command_usage());
+  }
+}
+
+TicketUpdate Engine::refuse(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent,
+                            const std::vector<std::string>& errors, const std::string& text) {
+  (void)message;
+  TicketUpdate update;
+  update.ticket = ticket;
+  record(ticket.id, "command_refused", "", "", joined(errors, "\n"), agent.id);
+  OutgoingMail error;
+  error.template_name = "command_error";
+  error.audience = OutgoingMail::Audience::Agent;
+  error.agent_id = agent.id;
+  error.to.push_back({agent.email, agent.name});
+  error.text = text.empty() ? kNoText : text;
+  error.error = joined(errors, "\n    ") +
+                "\n\n    Nada foi aplicado / nothing was applied. Comandos / commands: " + command_usage();
+  update.mails.push_back(error);
+  return update;
+}
+
 TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket& current, const AgentConfig& agent) {
   const ParsedMessage& parsed = message.parsed;
+  const TypeConfig* type = config_.type(current.type_id);
+  const std::string text = parsed.new_text.empty() ? parsed.text : parsed.new_text;
+
+  if (agent.level < current.level)
+    return refuse(message, current, agent,
+                  {"your access level (" + std::to_string(agent.level) + ") is below this ticket's (" +
+                   std::to_string(current.level) + "): you can neither answer nor command it"},
+                  "");
+
+  std::string reply_text = text;
   TicketUpdate update;
   update.ticket = current;
   Ticket& t = update.ticket;
-  const TypeConfig* type = config_.type(t.type_id);
-  std::string text = parsed.new_text.empty() ? parsed.text : parsed.new_text;
+  bool commanded = false;
 
-  // A first line "#word …" is a command: never relayed to the customer.
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  if (first != std::string::npos && text[first] == '#' && first + 1 < text.size() &&
-      std::isalpha(static_cast<unsigned char>(text[first + 1]))) {
-    const size_t eol = text.find('\n', first);
-    const std::string line = Poco::trim(text.substr(first, eol == std::string::npos ? std::string::npos : eol - first));
-    const std::string body = eol == std::string::npos ? "" : Poco::trim(text.substr(eol + 1));
-    const std::string command = Poco::toLower(line.substr(0, line.find_first_of(" \t")));
-    update.article_id = add_article(message, t, ArticleKind::InternalNote, agent.id, command == "#note" ? body : text);
-    if (command == "#note") {
-      record(t.id, "note", "", "", "", agent.id);
-    } else {
-      record(t.id, "command_refused", line, "", "commands other than #note are not available yet", agent.id);
-      OutgoingMail error;
-      error.template_name = "command_error";
-      error.audience = OutgoingMail::Audience::Agent;
-      error.agent_id = agent.id;
-      error.to.push_back({agent.email, agent.name});
-      error.text = text;
-      error.error = line + ": comando ainda não disponível por e-mail / command not available by e-mail yet";
-      update.mails.push_back(error);
+  if (begins_with_command(text)) {
+    const CommandLines lines = read_commands(text);
+    CommandRun check(message, agent, lines.commands, lines.text, current, true);
+    if (lines.errors.empty())
+      for (const auto& command : lines.commands) run_command(check, command);
+    std::vector<std::string> errors = lines.errors;
+    errors.insert(errors.end(), check.errors.begin(), check.errors.end());
+    if (!errors.empty()) return refuse(message, current, agent, errors, text);
+
+    CommandRun run(message, agent, lines.commands, lines.text, current, false);
+    for (const auto& command : lines.commands) run_command(run, command);
+    if (!run.errors.empty())  // the check above said otherwise: roll the whole message back
+      throw std::runtime_error("commands failed after their check: " + joined(run.errors, "; "));
+    t = run.ticket;
+    update.mails = run.mails;
+    commanded = true;
+    reply_text = run.text;
+    for (const auto& answer : run.answers) reply_text += (reply_text.empty() ? "" : "\n\n") + answer;
+    if (run.text_used || reply_text.empty()) {
+      if (run.articles.empty()) {
+        std::string summary;
+        for (const auto& command : lines.commands) summary += command.line + "\n";
+        run.articles.push_back(add_article(message, t, ArticleKind::SystemLog, agent.id, summary));
+      }
+      update.article_id = run.articles.front();
+      update.attachments = accepted_attachments(message, t, type);
+      for (auto attachment : update.attachments) {
+        attachment.article_id = update.article_id;
+        store_.add_attachment(attachment);
+      }
+      store_.update_ticket(t);
+      return update;
     }
-    return update;
   }
 
-  update.article_id = add_article(message, t, ArticleKind::AgentReply, agent.id, text);
+  // The text goes to the customer: a plain reply, or the text after commands that leave it.
+  update.article_id = add_article(message, t, ArticleKind::AgentReply, agent.id, reply_text);
   update.attachments = accepted_attachments(message, t, type);
   for (auto attachment : update.attachments) {
     attachment.article_id = update.article_id;
@@ -339,12 +950,15 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
     t.first_response_at = clock_.now();
     record(t.id, "first_response", "", agent.id, "", agent.id);
   }
+  if (type && type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
   if (t.responsible.empty()) {
     record(t.id, "responsible", "", agent.id, "answered the customer", agent.id);
     t.responsible = agent.id;
   }
-  if (t.status == TicketStatus::New || t.status == TicketStatus::InProgress || t.status == TicketStatus::Reopened)
-    set_status(t, TicketStatus::WaitingCustomer, agent.id, "an agent answered the customer");
+  if (!commanded) {
+    const Transition after = transition(t.status, Action::AgentReply);
+    if (after.allowed) set_status(t, after.to, agent.id, "an agent answered the customer");
+  }
   store_.update_ticket(t);
 
   const auto contact = store_.contact(t.contact_id);
@@ -352,11 +966,6 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
     record(t.id, "mail_skipped", "reply", "", "the customer has no usable address", agent.id);
     return update;
   }
-  // Threaded under the customer's last message.
-  std::string last_customer_id;
-  for (const auto& article : store_.articles(t.id))
-    if (article.kind == ArticleKind::CustomerMessage && !article.message_id.empty()) last_customer_id = article.message_id;
-
   OutgoingMail reply;
   reply.template_name = "reply";
   reply.audience = OutgoingMail::Audience::Customer;
@@ -365,10 +974,76 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
   reply.cc = conversation_participants(t);
   reply.include_attachments = true;
   reply.automatic = false;
-  reply.text = text;
+  reply.text = reply_text;
   reply.from_name = agent.name.empty() ? "" : agent.name + " (" + config_.server.name + ")";
-  reply.in_reply_to = last_customer_id;
+  reply.in_reply_to = last_customer_message_id(t);
   update.mails.push_back(reply);
+  return update;
+}
+
+// ---- the scheduler's events
+
+TicketUpdate Engine::escalate(const Ticket& ticket, const std::string& deadline, Timestamp due) {
+  TicketUpdate update;
+  update.ticket = ticket;
+  const std::string why = deadline == "first_response"
+                              ? "Primeira resposta ao cliente fora do prazo / no first response to the customer in time"
+                              : "Sem novo contato com o cliente no prazo / no new contact with the customer in time";
+  record(ticket.id, "sla_breached", deadline, format_date(due, true), why);
+  OutgoingMail mail;
+  mail.template_name = "escalation";
+  mail.audience = OutgoingMail::Audience::Agent;
+  mail.due = format_date(due, true);
+  mail.text = why;
+  std::vector<std::string> added;
+  auto add = [&](const AgentConfig& agent) {
+    if (std::find(added.begin(), added.end(), agent.id) != added.end()) return;
+    added.push_back(agent.id);
+    mail.to.push_back({agent.email, agent.name});
+  };
+  if (const AgentConfig* responsible = config_.agent(ticket.responsible)) add(*responsible);
+  for (const auto& [id, agent] : config_.agents)
+    if (agent.chief && !ticket.department.empty() && agent.department == ticket.department && agent.level >= ticket.level)
+      add(agent);
+  if (mail.to.empty()) {
+    record(ticket.id, "mail_skipped", "escalation", "", "no responsible and no chief of the department to tell");
+  } else {
+    update.mails.push_back(mail);
+  }
+  return update;
+}
+
+TicketUpdate Engine::remind(const Ticket& ticket, Timestamp scheduled_for) {
+  TicketUpdate update;
+  update.ticket = ticket;
+  record(ticket.id, "reminder", "", format_date(scheduled_for, false), "the scheduled day came");
+  const AgentConfig* responsible = config_.agent(ticket.responsible);
+  if (!responsible) {
+    record(ticket.id, "mail_skipped", "reminder", "", "the ticket has no responsible agent");
+    return update;
+  }
+  OutgoingMail mail;
+  mail.template_name = "reminder";
+  mail.audience = OutgoingMail::Audience::Agent;
+  mail.to.push_back({responsible->email, responsible->name});
+  mail.due = format_date(scheduled_for, false);
+  mail.text = kNoText;
+  update.mails.push_back(mail);
+  return update;
+}
+
+TicketUpdate Engine::auto_close(const Ticket& ticket) {
+  TicketUpdate update;
+  update.ticket = ticket;
+  Ticket& t = update.ticket;
+  std::string solution;
+  for (const auto& article : store_.articles(t.id))
+    if (article.kind == ArticleKind::Solution) solution = article.text;
+  const TypeConfig* type = config_.type(t.type_id);
+  record(t.id, "auto_close", "", "",
+         "solved with no customer reply for " + std::to_string(type ? type->auto_close_days : 0) + " days");
+  close_ticket(t, "system", solution, update.mails);
+  store_.update_ticket(t);
   return update;
 }
 

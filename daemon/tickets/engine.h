@@ -10,6 +10,8 @@
 
 #include "daemon/config/config.h"
 #include "daemon/tickets/clock.h"
+#include "daemon/tickets/commands.h"
+#include "daemon/tickets/lifecycle.h"
 #include "parsers/message.h"
 #include "storage/store.h"
 
@@ -40,6 +42,8 @@ struct OutgoingMail {
   std::string in_reply_to;    // threads it under this Message-ID; empty = the inbound message
   std::string justification;  // {{justification}}
   std::string error;          // {{error}} (command_error)
+  std::string final_opinion;  // {{final_opinion}} (closing, watcher_closed)
+  std::string due;            // {{due}} (escalation, scheduled, reminder), already formatted
 };
 
 struct OpenedTicket {
@@ -76,12 +80,40 @@ class Engine {
   // changes the status, never reopens and is never answered.
   TicketUpdate add_customer_message(const InboundMessage& message, const Ticket& ticket, bool automatic);
 
-  // A verified agent answered through the ticket: an agent article; its new part is relayed to
-  // the customer (and the conversation's participants) with the reply template, threaded under
-  // the customer's last message; first response time; new/in_progress/reopened → waiting_customer.
-  // A message whose first line is a #command is never relayed: "#note" stores an internal note;
-  // other commands are answered with command_error until the lifecycle commands exist.
+  // A verified agent answered through the ticket.
+  //
+  // Plain text (no command on the first line): an agent article; the new part is relayed to the
+  // customer (and the conversation's participants) with the reply template, threaded under the
+  // customer's last message; first response time; the status follows lifecycle.h (agent_reply).
+  //
+  // Commands (commands.h) on the first lines: checked all together first against the ticket as
+  // each earlier command leaves it (lifecycle.h, access levels, arguments); one problem and
+  // nothing is applied: the agent gets command_error listing every problem and what is allowed,
+  // and the ticket gets only a "command_refused" history line. Otherwise they are applied in
+  // order, each change in history with who/when/from/to and the text as justification.
+  //
+  // The text after the command lines:
+  //   - is the note of #note, the justification of #assign/#forward/#stage/#reopen, the solution
+  //     of #solve (sent in the `solution` mail), the final opinion of #close (in `closing` and
+  //     `watcher_closed`), the reason of #cancel, and the words of the `scheduled` mail of
+  //     #schedule; with any of these it is never relayed as a reply. #note, #solve, #close and
+  //     #cancel refuse an empty text; handing a ticket back to whoever forwarded it needs one.
+  //   - otherwise (#take, #status, #priority, #type, #field, #watch, #unwatch, #link, #level,
+  //     #answer) it is relayed to the customer as a reply, with the canned answers of #answer
+  //     after it; such a relay counts as a contact (first response, next contact) but leaves the
+  //     status as the commands set it.
+  // An agent below the ticket's access level can neither answer nor command it (invariant 5).
   TicketUpdate add_agent_reply(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent);
+
+  // Scheduler events (scheduler.h); each returns the ticket as it is now and the mails to queue.
+  // An SLA deadline ("first_response", "next_contact") due at `due` passed: history and one
+  // escalation mail to the responsible and the chiefs of the ticket's department.
+  TicketUpdate escalate(const Ticket& ticket, const std::string& deadline, Timestamp due);
+  // The day of a scheduled ticket came: a reminder to the responsible.
+  TicketUpdate remind(const Ticket& ticket, Timestamp scheduled_for);
+  // A solved ticket stayed quiet for its type's auto_close_days: closed, with the closing e-mail
+  // (the solution as final opinion) and the watchers' notice.
+  TicketUpdate auto_close(const Ticket& ticket);
 
   // Whether one more automatic mail may go to `address` this hour (counts it when it may).
   bool may_send_automatic(const std::string& address) { return within_auto_reply_limit(address); }
@@ -104,6 +136,23 @@ class Engine {
   void set_status(Ticket& ticket, TicketStatus status, const std::string& actor, const std::string& why = "");
   void record(TicketId ticket, const std::string& field, const std::string& from, const std::string& to,
               const std::string& justification = "", const std::string& actor = "system");
+
+  struct CommandRun;  // engine.cpp: one message's commands, checked (dry run) then applied
+  void run_command(CommandRun& run, const Command& command);
+  void change(CommandRun& run, const std::string& field, const std::string& from, const std::string& to,
+              const std::string& justification);
+  void move_status(CommandRun& run, TicketStatus to, const std::string& why);
+  bool check_transition(CommandRun& run, const Command& command, Action action);
+  const AgentConfig* find_agent_for(CommandRun& run, const Command& command, const std::string& who,
+                                    bool departments_too, std::string& department);
+  void hand_over(CommandRun& run, const AgentConfig& to, const std::string& department);
+  void close_ticket(Ticket& ticket, const std::string& actor, const std::string& final_opinion,
+                    std::vector<OutgoingMail>& mails);
+  TicketUpdate refuse(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent,
+                      const std::vector<std::string>& errors, const std::string& text);
+  std::string transcript(const Ticket& ticket);
+  std::string last_customer_message_id(const Ticket& ticket);
+  std::string format_date(Timestamp at, bool with_time) const;
 
   Store& store_;
   const Config& config_;

@@ -141,3 +141,33 @@ CREATE TABLE rate_counters (
   count INTEGER NOT NULL,
   PRIMARY KEY (scope, window_start)
 );
+
+-- migration 3
+CREATE TABLE ticket_links (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  linked_id INTEGER NOT NULL REFERENCES tickets(id),
+  created_at INTEGER NOT NULL,
+  PRIMARY KEY (ticket_id, linked_id)
+);
+CREATE TABLE ticket_fields (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (ticket_id, name)
+);
+CREATE TABLE ticket_timers (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  kind TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  PRIMARY KEY (ticket_id, kind)
+);
+CREATE INDEX ticket_timers_due ON ticket_timers(kind, due_at);
+CREATE TABLE deadline_marks (
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  deadline TEXT NOT NULL,
+  due_at INTEGER NOT NULL,
+  marked_at INTEGER NOT NULL,
+  PRIMARY KEY (ticket_id, deadline, due_at)
+);
+CREATE INDEX tickets_first_response_due ON tickets(first_response_due) WHERE first_response_at IS NULL;
+CREATE INDEX tickets_next_contact_due ON tickets(next_contact_due);

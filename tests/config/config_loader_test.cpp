@@ -419,6 +419,27 @@ TEST_CASE("a mailbox with url, user and password file loads with its settings", 
   CHECK(m.default_type == "geral");
 }
 
+TEST_CASE("a mailbox max_message_mb defaults to 25 and must be between 1 and 2048", "[config]") {
+  TempDir dir;
+  dir.file("suporte.pass", "imap-pass\n");
+  auto mailbox = [&](const char* extra) {
+    return load(lines({
+                    "[server]",
+                    "address = s@example.com",
+                    "[mailbox.suporte]",
+                    "url = imaps://imap.example.com/INBOX",
+                    "user = s@example.com",
+                    "password_file = suporte.pass",
+                    extra,
+                }),
+                dir.path());
+  };
+  CHECK(loaded(mailbox("")).mailboxes.at("suporte").max_message_mb == 25);
+  CHECK(loaded(mailbox("max_message_mb = 10")).mailboxes.at("suporte").max_message_mb == 10);
+  CHECK(has_problem(mailbox("max_message_mb = 0"), 7, "mailbox.suporte.max_message_mb"));
+  CHECK(has_problem(mailbox("max_message_mb = many"), 7, "mailbox.suporte.max_message_mb"));
+}
+
 TEST_CASE("lists are split on commas, trimmed and addresses and domains lower-cased", "[config]") {
   auto result = load(lines({
       "[server]",
@@ -800,4 +821,39 @@ TEST_CASE("a value is taken as written, without expanding ${...}", "[config]") {
   auto result =
       load(lines({"[server]", "address = s@example.com", "name = ${HOME} e ${server.address}"}));
   CHECK(loaded(result).server.name == "${HOME} e ${server.address}");
+}
+
+// ---- lifecycle keys: workflow stage options, auto_close_days, allow_type_change
+
+TEST_CASE("workflow stage options read closing stages decisions and required responsibles", "[config][workflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[type.garantia]", "workflow = garantia",
+                            "auto_close_days = 7", "allow_type_change = false", "[workflow.garantia]",
+                            "stages = abertura, analise, decisao, troca, conclusao",
+                            "stage_analise = requires_responsible",
+                            "stage_decisao = decision: Aprovado -> troca, reprovado -> conclusao",
+                            "stage_conclusao = closes"}));
+  const Config& c = loaded(result);
+  const WorkflowConfig& w = c.workflows.at("garantia");
+  CHECK(w.stage_options.at("analise").requires_responsible);
+  CHECK(w.stage_options.at("conclusao").closes);
+  using Answers = std::vector<std::pair<std::string, std::string>>;
+  CHECK(w.stage_options.at("decisao").answers == Answers{{"aprovado", "troca"}, {"reprovado", "conclusao"}});
+  CHECK(c.type("garantia")->auto_close_days == 7);
+  CHECK_FALSE(c.type("garantia")->allow_type_change);
+}
+
+TEST_CASE("a type keeps solved tickets open and allows type changes unless told otherwise", "[config][workflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[type.geral]", "name = Geral"}));
+  CHECK(loaded(result).type("geral")->auto_close_days == 0);
+  CHECK(loaded(result).type("geral")->allow_type_change);
+}
+
+TEST_CASE("bad stage options are problems with their line and key", "[config][workflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[workflow.w]", "stages = a, b",
+                            "stage_c = closes", "stage_a = fecha", "stage_b = decision: sim -> z",
+                            "auto_close_days = 3"}));
+  CHECK(has_problem(result, 5, "workflow.w.stage_c", "not one of this workflow's stages"));
+  CHECK(has_problem(result, 6, "workflow.w.stage_a", "closes|requires_responsible"));
+  CHECK(has_problem(result, 7, "workflow.w.stage_b", "not a stage of this workflow"));
+  CHECK(has_problem(result, 8, "workflow.w.auto_close_days", "unknown key"));
 }

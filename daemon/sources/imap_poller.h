@@ -1,0 +1,88 @@
+// imap_poller.h — the intake of one [mailbox.NAME]: fetches the messages with a UID above the
+// last one applied (a re-scan from UID 1 when UIDVALIDITY changed), hands each to the inbound
+// pipeline in UID order, and only after that returned marks it seen, moves or deletes it and
+// advances the mailbox's position in the store (invariant 1). Waits with IDLE or polls; on any
+// failure reconnects with backoff, logging once per change. Never flags a message that was not
+// handed over, and never blocks another mailbox's poller.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <mutex>
+#include <string>
+
+#include <Poco/Logger.h>
+
+#include "daemon/config/config.h"
+#include "daemon/pipeline/inbound.h"
+#include "storage/store.h"
+
+namespace atendd {
+
+class ImapConnection;
+struct SelectedMailbox;
+
+// What /healthz reports of a mailbox.
+struct ImapPollerStatus {
+  bool connected = false;
+  Timestamp last_success_at = 0;  // the last time a fetch cycle finished; 0 = never
+  std::string last_error;         // empty while the last attempt worked
+};
+
+// Timing knobs; the defaults are the product's, tests shorten them.
+struct ImapPollerTiming {
+  std::chrono::milliseconds read_timeout{60000};       // every wait for the server
+  std::chrono::milliseconds backoff_initial{1000};     // doubles after each failure
+  std::chrono::milliseconds backoff_max{60000};
+  std::chrono::milliseconds idle_reissue{25 * 60 * 1000};  // before the server's 30 min timeout
+  std::chrono::milliseconds busy_retry{1000};          // after the store was busy
+  std::chrono::milliseconds stop_check{500};           // how soon `stop` is noticed
+  int batch_messages = 100;                            // messages per UID FETCH
+  std::size_t batch_bytes = 64u << 20;                 // bytes per UID FETCH (about)
+};
+
+class ImapPoller {
+ public:
+  using Handler = std::function<Outcome(const RawMessage&)>;
+
+  // `handle` runs the whole inbound pipeline for one message and commits; it may throw
+  // StoreError (Busy: the message is left as it is and tried again shortly).
+  ImapPoller(const MailboxConfig& config, Store& store, Handler handle, Poco::Logger& log,
+             ImapPollerTiming timing = {});
+
+  // Works until `stop` becomes true (noticed within about stop_check); never throws.
+  void run(const std::atomic<bool>& stop);
+
+  ImapPollerStatus status() const;
+
+ private:
+  enum class CycleEnd { CaughtUp, MoreWaiting, StoreBusy, Stopped };
+  // One connection's life; sets was_connected once logged in and selected.
+  void session(const std::atomic<bool>& stop, bool& was_connected);
+  CycleEnd fetch_new(ImapConnection& conn, const SelectedMailbox& selected,
+                     const std::atomic<bool>& stop);
+  void after_handled(ImapConnection& conn, std::int64_t uid);
+  void save_position(std::int64_t uidvalidity, std::int64_t uid);
+  // IDLE until the server reports new mail, idle_reissue passes or stop is set.
+  void idle(ImapConnection& conn, const std::atomic<bool>& stop);
+  // Sleeps `how_long` in stop_check slices; false when stop was set.
+  bool wait(std::chrono::milliseconds how_long, const std::atomic<bool>& stop) const;
+
+  void mark_connected();
+  void mark_success();
+  void mark_failure(const std::string& error);
+
+  const MailboxConfig& config_;
+  Store& store_;
+  Handler handle_;
+  Poco::Logger& log_;
+  ImapPollerTiming timing_;
+  std::size_t max_message_bytes_;
+
+  mutable std::mutex status_mutex_;
+  ImapPollerStatus status_;
+  bool ever_failed_ = false;
+};
+
+}  // namespace atendd
