@@ -156,6 +156,20 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
     queued.created_at = now;
     ids.push_back(store_.add_outbox(queued));
 
+    // The opening e-mail and the forward are part of the discussion (seed 001 shows them there);
+    // their Message-IDs then also thread answers to them.
+    if (mail.template_name == "opening" || mail.template_name == "forward") {
+      Article logged;
+      logged.ticket_id = ticket.id;
+      logged.kind = mail.template_name == "forward" ? ArticleKind::Forward : ArticleKind::SystemLog;
+      logged.author = "system";
+      logged.message_id = parts.message_id;
+      logged.subject = parts.subject;
+      logged.text = rendered.text;
+      logged.created_at = now;
+      store_.add_article(logged);
+    }
+
     std::string recipients;
     for (const auto& r : queued.recipients) recipients += (recipients.empty() ? "" : ", ") + r;
     store_.add_history({0, ticket.id, now, "system", "mail_queued", mail.template_name, recipients, ""});

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/failpoints.h"
 #include "daemon/sources/imap_connection.h"
 
 namespace atendd {
@@ -222,6 +223,7 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
                      " left for a retry: " + e.what());
         return CycleEnd::StoreBusy;
       }
+      if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
       after_handled(conn, uid);
       save_position(uidvalidity, uid);
     }

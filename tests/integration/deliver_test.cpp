@@ -129,7 +129,11 @@ TEST_CASE("a customer's e-mail piped to atendd deliver opens a ticket and the cu
   CHECK(ticket->reply_token == token[1].str());
   CHECK(store->contact(ticket->contact_id)->address == "me@example.com");
   const auto articles = store->articles(ticket->id);
-  REQUIRE(articles.size() == 1);
+  REQUIRE(articles.size() == 3);  // the customer's message, then the opening e-mail and the forward
+  CHECK(articles[0].kind == ArticleKind::CustomerMessage);
+  CHECK(articles[1].kind == ArticleKind::SystemLog);
+  CHECK(articles[1].message_id == opening->header("Message-ID").substr(1, opening->header("Message-ID").size() - 2));
+  CHECK(articles[2].kind == ArticleKind::Forward);
   CHECK(articles[0].message_id == "3271C0D7-9FD0-4E93-925E-87B139DB6FBF@example.com");
   CHECK(articles[0].text.find("image resize test") != std::string::npos);
   const auto files = store->attachments(articles[0].id);
