@@ -28,10 +28,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err_fd,
+            const std::vector<std::string>& env = {}) {
   const pid_t pid = ::fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    for (const auto& entry : env) ::putenv(const_cast<char*>(entry.c_str()));
     if (in_fd >= 0) ::dup2(in_fd, 0);
     if (out_fd >= 0) ::dup2(out_fd, 1);
     if (err_fd >= 0) ::dup2(err_fd, 2);
@@ -45,7 +47,7 @@ pid_t spawn(const std::vector<std::string>& argv, int in_fd, int out_fd, int err
   return pid;
 }
 
-int wait_exit(pid_t pid) {
+int wait_for_exit(pid_t pid) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0) {
   }
@@ -101,7 +103,7 @@ RunResult run_atendd(const std::vector<std::string>& args, const std::string& in
   }
   ::close(out_pipe[0]);
   ::close(err_pipe[0]);
-  result.exit_code = wait_exit(pid);
+  result.exit_code = wait_for_exit(pid);
   return result;
 }
 
@@ -189,7 +191,7 @@ SmtpSink::SmtpSink(const std::string& dir, int port) : dir_(dir) {
 SmtpSink::~SmtpSink() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
-    wait_exit(pid_);
+    wait_for_exit(pid_);
   }
 }
 
@@ -222,12 +224,28 @@ std::vector<ReceivedMail> SmtpSink::wait_for(size_t count, double seconds) const
   }
 }
 
-DaemonProcess::DaemonProcess(const std::vector<std::string>& args) {
+DaemonProcess::DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   std::vector<std::string> argv{ATENDD_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   const int null_fd = ::open("/dev/null", O_RDWR);
-  pid_ = spawn(argv, null_fd, -1, -1);
+  pid_ = spawn(argv, null_fd, -1, -1, env);
   ::close(null_fd);
+}
+
+std::optional<int> DaemonProcess::wait_exit(double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (pid_ > 0) {
+    int status = 0;
+    const pid_t done = ::waitpid(pid_, &status, WNOHANG);
+    if (done == pid_) {
+      pid_ = -1;
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      return exit_code_;
+    }
+    if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return exit_code_;
 }
 
 DaemonProcess::~DaemonProcess() { stop(); }
@@ -235,7 +253,7 @@ DaemonProcess::~DaemonProcess() { stop(); }
 int DaemonProcess::stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
-    exit_code_ = wait_exit(pid_);
+    exit_code_ = wait_for_exit(pid_);
     pid_ = -1;
   }
   return exit_code_;

@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -65,7 +66,10 @@ class SmtpSink {
 // A long-running `atendd` (the daemon), stopped with SIGTERM when the object goes away.
 class DaemonProcess {
  public:
-  explicit DaemonProcess(const std::vector<std::string>& args);
+  // `env`: extra "NAME=value" entries for the child's environment.
+  explicit DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  // Waits up to `seconds` for the process to end by itself; returns its exit code, or nothing.
+  std::optional<int> wait_exit(double seconds);
   ~DaemonProcess();
   // SIGTERM and wait; returns the exit code (-1 when killed by a signal).
   int stop();
