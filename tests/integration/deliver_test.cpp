@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include "storage/sqlite_store.h"
+#include "support/corpus.h"
 #include "support/processes.h"
 
 using namespace atendd;
@@ -17,7 +18,7 @@ using namespace atendd::test;
 
 namespace {
 
-const std::string kCorpus = ATENDD_CORPUS_DIR;
+const std::string kCorpus = corpus_dir();
 
 // A corpus message, or "" (with a warning) when ../shared is not there.
 std::string corpus_message(const std::string& name) {

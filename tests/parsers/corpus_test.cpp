@@ -4,6 +4,8 @@
 // the reason, and must then match the RFC value from zammad-notes.tsv (also_accept).
 #include <catch2/catch.hpp>
 
+#include "support/corpus.h"
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
@@ -123,7 +125,7 @@ const Exception* exception_for(const std::string& file, const std::string& field
 }  // namespace
 
 TEST_CASE("the Zammad corpus parses with the expected senders, subjects and attachments", "[corpus]") {
-  const std::string dir = ATENDD_CORPUS_DIR;
+  const std::string dir = atendd::test::corpus_dir();
   if (!std::ifstream(dir + "/zammad-expected.tsv")) {
     WARN("mail corpus not found at " << dir << "; skipped");
     return;
@@ -189,7 +191,7 @@ TEST_CASE("the Zammad corpus parses with the expected senders, subjects and atta
 }
 
 TEST_CASE("every corpus message parses without throwing and gives valid output", "[corpus]") {
-  const std::string dir = ATENDD_CORPUS_DIR;
+  const std::string dir = atendd::test::corpus_dir();
   if (!std::ifstream(dir + "/zammad-expected.tsv")) {
     WARN("mail corpus not found at " << dir << "; skipped");
     return;
@@ -202,7 +204,7 @@ TEST_CASE("every corpus message parses without throwing and gives valid output",
 }
 
 TEST_CASE("corpus bounces name the failed recipient and the returned Message-ID", "[corpus]") {
-  const std::string dir = ATENDD_CORPUS_DIR;
+  const std::string dir = atendd::test::corpus_dir();
   if (!std::ifstream(dir + "/zammad-expected.tsv")) {
     WARN("mail corpus not found at " << dir << "; skipped");
     return;

@@ -7,6 +7,7 @@
 
 #include "../tickets/config_for_tests.h"
 #include "parsers/mime_reader.h"
+#include "support/corpus.h"
 #include "support/processes.h"
 
 using namespace atendd;
@@ -18,7 +19,7 @@ Config server_config() {
 }
 
 ParsedMessage corpus(const std::string& name) {
-  const std::string path = std::string(ATENDD_CORPUS_DIR) + "/zammad/" + name;
+  const std::string path = test::corpus_dir() + "/zammad/" + name;
   if (!std::filesystem::exists(path)) return {};
   return parse_message(test::read_file(path));
 }
