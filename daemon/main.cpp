@@ -7,18 +7,34 @@
 //   atendd ticket list [--status S] | ticket show PROTOCOL
 //   atendd --version | --help
 #include <signal.h>
+#include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <functional>
+#include <future>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
 
 #include <Poco/AutoPtr.h>
-#include <Poco/ConsoleChannel.h>
-#include <Poco/FormattingChannel.h>
+#include <Poco/Channel.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Logger.h>
-#include <Poco/PatternFormatter.h>
+#include <Poco/Message.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
@@ -46,15 +62,75 @@ using Poco::Util::OptionSet;
 
 constexpr const char* kDefaultConfig = "/etc/atendd/atendd.ini";
 
-// One line per event on stderr: time, level, source, text. (journald adds its own time.)
-void setup_logging(const std::string& level) {
-  Poco::AutoPtr<Poco::PatternFormatter> formatter(new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S %p %s: %t"));
-  formatter->setProperty("times", "UTC");
-  Poco::AutoPtr<Poco::ConsoleChannel> console(new Poco::ConsoleChannel(std::cerr));
-  Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(formatter, console));
-  Poco::Logger::root().setChannel(channel);
-  Poco::Logger::root().setLevel(level);
+// --- logging (systemd issue): one line per event on stderr. Under journald (JOURNAL_STREAM names
+// our stderr) each line starts with its syslog priority "<N>" and carries no time, which journald
+// adds; elsewhere "YYYY-MM-DD HH:MM:SS Level source: text" in UTC. Line breaks inside a message
+// become spaces, so one event is always one line.
+int syslog_priority(int poco_priority) {
+  switch (poco_priority) {
+    case Poco::Message::PRIO_FATAL: return 2;     // LOG_CRIT
+    case Poco::Message::PRIO_CRITICAL: return 2;  // LOG_CRIT
+    case Poco::Message::PRIO_ERROR: return 3;     // LOG_ERR
+    case Poco::Message::PRIO_WARNING: return 4;   // LOG_WARNING
+    case Poco::Message::PRIO_NOTICE: return 5;    // LOG_NOTICE
+    case Poco::Message::PRIO_INFORMATION: return 6;  // LOG_INFO
+    default: return 7;                            // LOG_DEBUG (debug, trace)
+  }
 }
+
+const char* priority_label(int poco_priority) {
+  static const char* const names[] = {"", "Fatal", "Critical", "Error", "Warning", "Notice", "Information",
+                                      "Debug", "Trace"};
+  return poco_priority >= 1 && poco_priority <= 8 ? names[poco_priority] : "Information";
+}
+
+// True when stderr is the stream journald gave us (systemd sets JOURNAL_STREAM=DEV:INODE).
+bool stderr_is_journal() {
+  const char* stream = std::getenv("JOURNAL_STREAM");
+  if (!stream || !*stream) return false;
+  struct stat st {};
+  if (::fstat(STDERR_FILENO, &st) != 0) return false;
+  unsigned long long dev = 0, ino = 0;
+  if (std::sscanf(stream, "%llu:%llu", &dev, &ino) != 2) return false;
+  return dev == static_cast<unsigned long long>(st.st_dev) && ino == static_cast<unsigned long long>(st.st_ino);
+}
+
+class LineChannel : public Poco::Channel {
+ public:
+  explicit LineChannel(bool journal) : journal_(journal) {}
+  void log(const Poco::Message& msg) override {
+    std::string line;
+    if (journal_) {
+      line = "<" + std::to_string(syslog_priority(msg.getPriority())) + ">";
+    } else {
+      line = Poco::DateTimeFormatter::format(msg.getTime(), "%Y-%m-%d %H:%M:%S ") + priority_label(msg.getPriority()) +
+             " ";
+    }
+    line += msg.getSource() + ": ";
+    for (char c : msg.getText()) line += (c == '\n' || c == '\r') ? ' ' : c;
+    line += '\n';
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (std::size_t done = 0; done < line.size();) {  // one write per line: lines never interleave
+      const ssize_t n = ::write(STDERR_FILENO, line.data() + done, line.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  bool journal_;
+  std::mutex mutex_;
+};
+
+void setup_logging(const std::string& level) {
+  static const bool journal = stderr_is_journal();
+  Poco::AutoPtr<LineChannel> channel(new LineChannel(journal));
+  // "" is the prefix of every logger name: the root and loggers made before this call follow.
+  Poco::Logger::setChannel("", channel);
+  Poco::Logger::setLevel("", Poco::Logger::parseLevel(level));
+}
+// --- end of logging
 
 class AtenddApp : public Poco::Util::ServerApplication {
  protected:
@@ -96,8 +172,9 @@ class AtenddApp : public Poco::Util::ServerApplication {
     const std::string path = config_path_.empty() ? kDefaultConfig : config_path_;
     ConfigResult loaded = load_config(path);
     if (!loaded.problems.empty()) {
-      for (const auto& problem : loaded.problems) std::cerr << problem.to_string() << "\n";
-      std::cerr << path << ": " << loaded.problems.size() << " problem(s)\n";
+      const char* err = stderr_is_journal() ? "<3>" : "";  // journald: each line an error (logging block)
+      for (const auto& problem : loaded.problems) std::cerr << err << problem.to_string() << "\n";
+      std::cerr << err << path << ": " << loaded.problems.size() << " problem(s)\n";
       return check_config_ ? 1 : EXIT_CONFIG;
     }
     config_ = std::move(*loaded.config);
@@ -200,63 +277,222 @@ class AtenddApp : public Poco::Util::ServerApplication {
     return usage("ticket list [--status S] | ticket show PROTOCOL");
   }
 
-  // Runs until SIGTERM/SIGINT; SIGHUP re-reads the configuration and, when it is valid, restarts
-  // the service on it (a bad one keeps the old running and logs every problem).
-  int run_daemon(const std::string& path, Poco::Logger& log) {
+  // --- signals, reload, stop, sd_notify and the watchdog (systemd issue) ----------------------
+  // Runs until SIGTERM, SIGINT or SIGQUIT. SIGHUP re-reads and checks the configuration: a good one
+  // is applied by letting the service finish what it has in hand (the message being processed,
+  // the outbox attempt under way) and starting it again on the new one; a bad one is refused with
+  // every problem logged, and the old one keeps running. The loop waits with sigtimedwait so that,
+  // under a systemd watchdog (WATCHDOG_USEC), it wakes at half the interval to send WATCHDOG=1.
+  int run_daemon(const std::string& given_path, Poco::Logger& log) {
+    // Absolute, so that a reload finds the file whatever the working directory became (--daemon).
+    const std::string path = std::filesystem::absolute(given_path).lexically_normal().string();
     sigset_t signals;
     sigemptyset(&signals);
     for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread: all inherit it
 
+    Watchdog watchdog;
+    sd_notify(0, "STATUS=starting: opening the store (migrations) and compiling the templates");
     auto service = std::make_unique<Service>(config_, log);
-    service->start();
-    log.information("atendd " ATENDD_VERSION " running: " + std::to_string(config_.types.size()) + " types, " +
-                    std::to_string(config_.agents.size()) + " agents, SMTP " + config_.smtp.host + ":" +
-                    std::to_string(config_.smtp.port));
-    sd_notify(0, "READY=1\nSTATUS=running");
-    for (;;) {
-      int signal = 0;
-      if (sigwait(&signals, &signal) != 0) continue;
-      if (signal != SIGHUP) break;
-      sd_notify(0, "RELOADING=1");
-      ConfigResult reloaded = load_config(path);
-      if (!reloaded.problems.empty()) {
-        for (const auto& problem : reloaded.problems) log.error("reload refused: " + problem.to_string());
-      } else if (reload(std::move(*reloaded.config), service, log)) {
-        log.information("configuration reloaded from " + path);
-      }
-      sd_notify(0, "READY=1\nSTATUS=running");
+    try {
+      service->start();
+    } catch (const std::exception& e) {
+      sd_notifyf(0, "STATUS=failed to start: %s", one_line(e.what()).c_str());
+      throw;
     }
-    sd_notify(0, "STOPPING=1");
-    log.information("stopping");
-    service->stop();
+    log.information("atendd " ATENDD_VERSION " running on " + path + ": " + summary(config_));
+    sd_notifyf(0, "READY=1\nSTATUS=running: %s", summary(config_).c_str());
+    watchdog.ping_if_due();
+    for (;;) {
+      timespec timeout = watchdog.time_to_next_ping();
+      const int signal = sigtimedwait(&signals, nullptr, &timeout);
+      watchdog.ping_if_due();
+      if (signal < 0) continue;  // EAGAIN: the watchdog's turn; EINTR
+      if (signal == SIGHUP) {
+        handle_reload(path, service, watchdog, log);
+        continue;
+      }
+      log.information(std::string("received ") + signal_name(signal) +
+                      ": stopping (no new work; finishing the message and the mail in hand)");
+      break;
+    }
+    sd_notify(0, "STOPPING=1\nSTATUS=stopping: finishing the message and the outgoing mail in hand");
+    if (!run_pinging([&service] { service->stop(); }, watchdog, kStopBound)) {
+      log.critical("stop: still busy after " + std::to_string(kStopBound.count()) +
+                   " s (a slow SMTP or IMAP server?); exiting now: what was in hand is done again at the next "
+                   "start, nothing is lost");
+      std::_Exit(EXIT_SOFTWARE);  // the worker threads are still running: no destructors
+    }
+    log.information("stopped");
     return EXIT_OK;
   }
 
-  // Swaps in a new configuration; on any failure the old one runs again. True when swapped.
-  bool reload(Config fresh, std::unique_ptr<Service>& service, Poco::Logger& log) {
+  // Sends WATCHDOG=1 at half of systemd's WATCHDOG_USEC; inert without it.
+  class Watchdog {
+   public:
+    Watchdog() {
+      std::uint64_t usec = 0;
+      if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) interval_ = std::chrono::microseconds(usec / 2);
+      next_ = std::chrono::steady_clock::now();
+    }
+    void ping_if_due() {
+      if (interval_.count() == 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (now < next_) return;
+      sd_notify(0, "WATCHDOG=1");
+      next_ = now + interval_;
+    }
+    timespec time_to_next_ping() const {
+      if (interval_.count() == 0) return timespec{3600, 0};
+      const auto left = std::max(std::chrono::steady_clock::duration::zero(), next_ - std::chrono::steady_clock::now());
+      const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+      return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+    }
+    std::chrono::milliseconds slice() const {
+      return interval_.count() == 0 ? std::chrono::milliseconds(500)
+                                    : std::min<std::chrono::milliseconds>(
+                                          std::chrono::milliseconds(500),
+                                          std::chrono::duration_cast<std::chrono::milliseconds>(interval_));
+    }
+
+   private:
+    std::chrono::microseconds interval_{0};
+    std::chrono::steady_clock::time_point next_;
+  };
+
+  // How long SIGTERM may take: systemd's TimeoutStopSec (15 s in the unit) is above it.
+  static constexpr std::chrono::seconds kStopBound{10};
+
+  // Runs `work` on its own thread while the watchdog keeps being fed. False when `bound` passed
+  // first (the thread is left running; the caller exits). Rethrows what `work` threw.
+  static bool run_pinging(const std::function<void()>& work, Watchdog& watchdog,
+                          std::optional<std::chrono::seconds> bound = std::nullopt) {
+    auto done = std::make_shared<std::promise<void>>();
+    std::future<void> finished = done->get_future();
+    std::thread worker([work, done] {
+      try {
+        work();
+        done->set_value();
+      } catch (...) {
+        done->set_exception(std::current_exception());
+      }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + bound.value_or(std::chrono::hours(24 * 365));
+    while (finished.wait_for(watchdog.slice()) != std::future_status::ready) {
+      watchdog.ping_if_due();
+      if (std::chrono::steady_clock::now() >= deadline) {
+        worker.detach();
+        return false;
+      }
+    }
+    worker.join();
+    finished.get();
+    return true;
+  }
+
+  void handle_reload(const std::string& path, std::unique_ptr<Service>& service, Watchdog& watchdog,
+                     Poco::Logger& log) {
+    sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s", path.c_str());
+    log.information("received SIGHUP: reloading " + path);
+    ConfigResult reloaded = load_config(path);
+    std::string status;
+    if (!reloaded.problems.empty()) {
+      for (const auto& problem : reloaded.problems) log.error("reload refused: " + problem.to_string());
+      log.error("reload refused: " + std::to_string(reloaded.problems.size()) + " problem(s) in " + path +
+                "; still running on the previous configuration");
+      status = "running on the previous configuration (reload refused: " +
+               std::to_string(reloaded.problems.size()) + " problem(s) in " + path + ", see the log): " +
+               summary(config_);
+    } else if (reload(std::move(*reloaded.config), service, watchdog, log)) {
+      status = "running: " + summary(config_);
+    } else {
+      status = "running on the previous configuration (reload failed, see the log): " + summary(config_);
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=%s", status.c_str());
+  }
+
+  // Swaps in a checked configuration: templates are compiled first (a broken one refuses the
+  // reload), then the service finishes what it has in hand and starts again on the new
+  // configuration; if that start fails, the previous one runs again. True when swapped.
+  bool reload(Config fresh, std::unique_ptr<Service>& service, Watchdog& watchdog, Poco::Logger& log) {
     try {
       make_renderer(fresh);
     } catch (const std::exception& e) {
-      log.error(std::string("reload refused: ") + e.what());
+      log.error(std::string("reload refused: ") + one_line(e.what()));
+      log.error("reload refused: still running on the previous configuration");
       return false;
     }
-    service->stop();
+    const std::string changes = describe_changes(config_, fresh);
+    run_pinging([&service] { service->stop(); }, watchdog);
     Config previous = config_;
     config_ = std::move(fresh);
     try {
       service = std::make_unique<Service>(config_, log);
       service->start();
-      Poco::Logger::root().setLevel(config_.server.log_level);
+      Poco::Logger::setLevel("", Poco::Logger::parseLevel(config_.server.log_level));
+      log.information("configuration reloaded from " + config_.source_file + ": " + changes +
+                      "; templates recompiled; " + summary(config_));
       return true;
     } catch (const std::exception& e) {
-      log.error(std::string("reload failed, keeping the previous configuration: ") + e.what());
+      log.error(std::string("reload failed, back to the previous configuration: ") + one_line(e.what()));
       config_ = std::move(previous);
       service = std::make_unique<Service>(config_, log);
       service->start();
       return false;
     }
   }
+
+  // "2 mailboxes (suporte, vendas), 3 types, 2 agents, SMTP 127.0.0.1:25"
+  static std::string summary(const Config& config) {
+    std::string names;
+    for (const auto& [id, mailbox] : config.mailboxes) names += (names.empty() ? "" : ", ") + id;
+    return std::to_string(config.mailboxes.size()) + " mailboxes" + (names.empty() ? "" : " (" + names + ")") + ", " +
+           std::to_string(config.types.size()) + " types, " + std::to_string(config.agents.size()) +
+           " agents, SMTP " + config.smtp.host + ":" + std::to_string(config.smtp.port);
+  }
+
+  // "mailboxes +vendas -old, types +vendas, agents ~maria" or "no section added or removed".
+  static std::string describe_changes(const Config& before, const Config& after) {
+    std::string out;
+    auto compare = [&out](const std::string& what, const std::set<std::string>& a, const std::set<std::string>& b) {
+      std::string part;
+      for (const auto& id : b)
+        if (!a.count(id)) part += " +" + id;
+      for (const auto& id : a)
+        if (!b.count(id)) part += " -" + id;
+      if (!part.empty()) out += (out.empty() ? "" : ", ") + what + part;
+    };
+    auto ids = [](const auto& map) {
+      std::set<std::string> s;
+      for (const auto& entry : map) s.insert(entry.first);
+      return s;
+    };
+    std::set<std::string> types_before, types_after;
+    for (const auto& t : before.types) types_before.insert(t.id);
+    for (const auto& t : after.types) types_after.insert(t.id);
+    compare("mailboxes", ids(before.mailboxes), ids(after.mailboxes));
+    compare("types", types_before, types_after);
+    compare("agents", ids(before.agents), ids(after.agents));
+    compare("workflows", ids(before.workflows), ids(after.workflows));
+    return out.empty() ? "no section added or removed" : out;
+  }
+
+  static std::string one_line(std::string text) {
+    for (char& c : text)
+      if (c == '\n' || c == '\r') c = ' ';
+    return text;
+  }
+
+  static const char* signal_name(int signal) {
+    switch (signal) {
+      case SIGTERM: return "SIGTERM";
+      case SIGINT: return "SIGINT";
+      case SIGQUIT: return "SIGQUIT";
+      case SIGHUP: return "SIGHUP";
+      default: return "a signal";
+    }
+  }
+  // --- end of signals, reload, stop
 
   std::string config_path_;
   bool check_config_ = false;

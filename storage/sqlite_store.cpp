@@ -590,8 +590,10 @@ std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, 
   if (own_transaction) exec("BEGIN IMMEDIATE");
   std::vector<OutboxMail> out;
   try {
-    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE (state = 'pending' AND next_attempt_at <= ?) "
-                   "OR (state = 'sending' AND lease_until < ?) ORDER BY next_attempt_at, id LIMIT ?");
+    // channel = '': mails for messaging channels are the channel sender's (migration 4).
+    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND ((state = 'pending' AND "
+                   "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
+                   "LIMIT ?");
     q.bind(now).bind(now).bind(limit);
     while (q.step()) out.push_back(outbox_row(q));
     for (auto& m : out) {
@@ -739,6 +741,167 @@ std::vector<PassedDeadline> SqliteStore::passed_deadlines(Timestamp now, const s
 void SqliteStore::mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) {
   query("INSERT OR IGNORE INTO deadline_marks(ticket_id, deadline, due_at, marked_at) VALUES(?, ?, ?, ?)")
       .bind(ticket).bind(deadline).bind(due).bind(at).run();
+}
+
+// ---- admin endpoint and messaging channels (migration 4)
+
+std::vector<Ticket> SqliteStore::find_tickets(const TicketQuery& f) {
+  // One prepared statement: an empty filter matches everything.
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets t WHERE (? = '' OR status = ?) AND (? = '' OR type_id = ?) "
+                 "AND (? = '' OR responsible = ?) AND (? = 0 OR id < ?) "
+                 "AND (? = '' OR instr(lower(subject), lower(?)) > 0 OR instr(protocol, ?) > 0) "
+                 "AND (? = '' OR EXISTS (SELECT 1 FROM contacts c WHERE c.id = t.contact_id AND "
+                 "(instr(lower(c.address), lower(?)) > 0 OR instr(lower(c.name), lower(?)) > 0))) "
+                 "ORDER BY id DESC LIMIT ?");
+  const std::string status = f.status ? status_name(*f.status) : "";
+  q.bind(status).bind(status).bind(f.type_id).bind(f.type_id).bind(f.responsible).bind(f.responsible);
+  q.bind(f.before_id).bind(f.before_id).bind(f.text).bind(f.text).bind(f.text);
+  q.bind(f.contact).bind(f.contact).bind(f.contact).bind(f.limit);
+  std::vector<Ticket> out;
+  while (q.step()) out.push_back(ticket_row(q));
+  return out;
+}
+
+std::optional<Contact> SqliteStore::contact_by_address(const std::string& address) {
+  auto q = query("SELECT id, address, name FROM contacts WHERE address = ?");
+  q.bind(address);
+  if (!q.step()) return std::nullopt;
+  return Contact{q.i64(0), q.text(1), q.text(2)};
+}
+
+std::optional<Ticket> SqliteStore::open_ticket_of_contact(std::int64_t contact_id, const std::string& mailbox) {
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE contact_id = ? AND mailbox = ? "
+                 "AND status NOT IN ('closed', 'cancelled') ORDER BY id DESC LIMIT 1");
+  q.bind(contact_id).bind(mailbox);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
+}
+
+std::optional<OutboxMail> SqliteStore::outbox_mail(std::int64_t id) {
+  auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?");
+  q.bind(id);
+  if (!q.step()) return std::nullopt;
+  return outbox_row(q);
+}
+
+bool SqliteStore::retry_outbox(std::int64_t id, Timestamp now) {
+  query("UPDATE outbox SET state = 'pending', attempts = 0, next_attempt_at = ?, lease_until = 0 "
+        "WHERE id = ? AND state = 'failed'")
+      .bind(now).bind(id).run();
+  return sqlite3_changes(db_) > 0;
+}
+
+std::vector<OutboxMail> SqliteStore::claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) {
+  const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
+  if (own_transaction) exec("BEGIN IMMEDIATE");
+  std::vector<OutboxMail> out;
+  try {
+    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND ((state = 'pending' AND "
+                   "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
+                   "LIMIT ?");
+    q.bind(now).bind(now).bind(limit);
+    while (q.step()) out.push_back(outbox_row(q));
+    for (auto& m : out) {
+      query("UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1 WHERE id = ?")
+          .bind(now + lease_seconds).bind(m.id)
+          .run();
+      m.state = OutboxState::Sending;
+      m.attempts += 1;
+    }
+    if (own_transaction) exec("COMMIT");
+  } catch (...) {
+    if (own_transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+  return out;
+}
+
+std::vector<JournalCount> SqliteStore::journal_counts() {
+  auto q = query("SELECT source, mailbox, outcome, COUNT(*) FROM journal GROUP BY source, mailbox, outcome "
+                 "ORDER BY source, mailbox, outcome");
+  std::vector<JournalCount> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.i64(3)});
+  return out;
+}
+
+std::vector<TicketCount> SqliteStore::ticket_counts(Timestamp from, Timestamp to) {
+  auto q = query("SELECT status, type_id, responsible, COUNT(*) FROM tickets WHERE opened_at >= ? "
+                 "AND (? = 0 OR opened_at < ?) GROUP BY status, type_id, responsible ORDER BY 1, 2, 3");
+  q.bind(from).bind(to).bind(to);
+  std::vector<TicketCount> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.text(2), q.i64(3)});
+  return out;
+}
+
+OutboxCounts SqliteStore::outbox_counts() {
+  OutboxCounts out;
+  {
+    auto q = query("SELECT state, COUNT(*) FROM outbox GROUP BY state ORDER BY state");
+    while (q.step()) out.by_state.emplace_back(q.text(0), q.i64(1));
+  }
+  auto q = query("SELECT COUNT(*), COALESCE(SUM(sent_at - created_at), 0) FROM outbox WHERE state = 'sent' "
+                 "AND sent_at IS NOT NULL");
+  if (q.step()) {
+    out.sent = q.i64(0);
+    out.send_latency_seconds_sum = q.i64(1);
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::int64_t>> SqliteStore::deadline_counts(Timestamp from, Timestamp to) {
+  auto q = query("SELECT deadline, COUNT(*) FROM deadline_marks WHERE marked_at >= ? AND (? = 0 OR marked_at < ?) "
+                 "GROUP BY deadline ORDER BY deadline");
+  q.bind(from).bind(to).bind(to);
+  std::vector<std::pair<std::string, std::int64_t>> out;
+  while (q.step()) out.emplace_back(q.text(0), q.i64(1));
+  return out;
+}
+
+std::int64_t SqliteStore::channel_offset(const std::string& channel) {
+  auto q = query("SELECT poll_offset FROM channel_state WHERE channel = ?");
+  q.bind(channel);
+  return q.step() ? q.i64(0) : 0;
+}
+
+void SqliteStore::set_channel_offset(const std::string& channel, std::int64_t offset, Timestamp at) {
+  query("INSERT INTO channel_state(channel, poll_offset, updated_at) VALUES(?, ?, ?) "
+        "ON CONFLICT(channel) DO UPDATE SET poll_offset = excluded.poll_offset, updated_at = excluded.updated_at")
+      .bind(channel).bind(offset).bind(at).run();
+}
+
+// ---- leases (migration 5)
+
+bool SqliteStore::try_acquire_lease(const std::string& name, const std::string& holder, Timestamp now,
+                                    int ttl_seconds) {
+  // One upsert: it takes a free or expired lease or renews our own, and returns a row only then.
+  auto q = query("INSERT INTO leases(name, holder, expires_at, acquired_at) VALUES(?1, ?2, ?3 + ?4, ?3) "
+                 "ON CONFLICT(name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at, "
+                 "acquired_at = CASE WHEN leases.holder = excluded.holder THEN leases.acquired_at "
+                 "ELSE excluded.acquired_at END "
+                 "WHERE leases.holder = excluded.holder OR leases.expires_at <= ?3 RETURNING holder");
+  q.bind(name).bind(holder).bind(now).bind(ttl_seconds);
+  const bool taken = q.step();
+  while (q.step()) {
+  }
+  return taken;
+}
+
+bool SqliteStore::renew_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) {
+  // Also when our lease ran out but nobody took it meanwhile: the holder has been polling all along.
+  query("UPDATE leases SET expires_at = ?3 + ?4 WHERE name = ?1 AND holder = ?2")
+      .bind(name).bind(holder).bind(now).bind(ttl_seconds).run();
+  return sqlite3_changes(db_) > 0;
+}
+
+void SqliteStore::release_lease(const std::string& name, const std::string& holder) {
+  query("DELETE FROM leases WHERE name = ? AND holder = ?").bind(name).bind(holder).run();
+}
+
+std::optional<std::string> SqliteStore::lease_holder(const std::string& name, Timestamp now) {
+  auto q = query("SELECT holder FROM leases WHERE name = ? AND expires_at > ?");
+  q.bind(name).bind(now);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
 }
 
 }  // namespace atendd

@@ -87,6 +87,24 @@ class SqliteStore : public Store {
                                                int limit) override;
   void mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) override;
 
+  std::vector<Ticket> find_tickets(const TicketQuery& query) override;
+  std::optional<Contact> contact_by_address(const std::string& address) override;
+  std::optional<Ticket> open_ticket_of_contact(std::int64_t contact_id, const std::string& mailbox) override;
+  std::optional<OutboxMail> outbox_mail(std::int64_t id) override;
+  bool retry_outbox(std::int64_t id, Timestamp now) override;
+  std::vector<OutboxMail> claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) override;
+  std::vector<JournalCount> journal_counts() override;
+  std::vector<TicketCount> ticket_counts(Timestamp from, Timestamp to) override;
+  OutboxCounts outbox_counts() override;
+  std::vector<std::pair<std::string, std::int64_t>> deadline_counts(Timestamp from, Timestamp to) override;
+  std::int64_t channel_offset(const std::string& channel) override;
+  void set_channel_offset(const std::string& channel, std::int64_t offset, Timestamp at) override;
+
+  bool try_acquire_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) override;
+  bool renew_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) override;
+  void release_lease(const std::string& name, const std::string& holder) override;
+  std::optional<std::string> lease_holder(const std::string& name, Timestamp now) override;
+
   class Query;  // a prepared statement bound and stepped (sqlite_store.cpp)
 
  private:

@@ -1,6 +1,7 @@
 // store.cpp — names of the store's enums and open_store(), which picks the implementation by URL.
 #include "storage/store.h"
 
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
 namespace atendd {
@@ -54,9 +55,14 @@ std::unique_ptr<Store> open_store(const std::string& database_url) {
   const std::string sqlite_prefix = "sqlite:";
   if (database_url.rfind(sqlite_prefix, 0) == 0)
     return std::make_unique<SqliteStore>(database_url.substr(sqlite_prefix.size()));
+  if (database_url.rfind("postgresql://", 0) == 0 || database_url.rfind("postgres://", 0) == 0) {
+    std::string conninfo, password;
+    postgres_conninfo(database_url, conninfo, password);
+    return std::make_unique<PostgresStore>(conninfo, password);
+  }
   throw StoreError(StoreError::Kind::Other,
                    "unsupported database '" + database_url.substr(0, database_url.find(':')) +
-                       "' (this build knows sqlite:PATH)");
+                       "' (this build knows sqlite:PATH and postgresql://USER@HOST:PORT/DB)");
 }
 
 }  // namespace atendd

@@ -138,6 +138,37 @@ struct PassedDeadline {
   Timestamp due = 0;
 };
 
+// Filters of Store::find_tickets; empty strings and nullopt match everything.
+struct TicketQuery {
+  std::optional<TicketStatus> status;
+  std::string type_id;
+  std::string responsible;
+  std::string contact;   // part of the contact's address or name
+  std::string text;      // part of the subject or the protocol
+  TicketId before_id = 0;
+  int limit = 50;
+};
+
+struct JournalCount {
+  std::string source;
+  std::string mailbox;
+  std::string outcome;
+  std::int64_t count = 0;
+};
+
+struct TicketCount {
+  std::string status;
+  std::string type_id;
+  std::string responsible;
+  std::int64_t count = 0;
+};
+
+struct OutboxCounts {
+  std::vector<std::pair<std::string, std::int64_t>> by_state;  // "pending", "failed", …
+  std::int64_t sent = 0;
+  std::int64_t send_latency_seconds_sum = 0;  // sum of sent_at - created_at over sent mails
+};
+
 class StoreError : public std::runtime_error {
  public:
   enum class Kind { Busy, Constraint, Other };
@@ -245,6 +276,72 @@ class Store {
                                                        int limit) = 0;
   // Marks one deadline as handled, so it is escalated once.
   virtual void mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) = 0;
+
+  // ---- Admin endpoint and messaging channels (migration 4). Not pure, so a store that does not
+  // have them yet still builds; a call then throws StoreError.
+
+  // Tickets matching every filter given, newest first, with an id below `before_id` (cursor
+  // paging; 0 = from the newest). `contact` matches a part of the contact's address or name,
+  // `text` a part of the subject or the protocol.
+  virtual std::vector<Ticket> find_tickets(const TicketQuery& /*query*/) {
+    throw StoreError(StoreError::Kind::Other, "find_tickets: not supported by this store");
+  }
+  virtual std::optional<Contact> contact_by_address(const std::string& /*address*/) {
+    throw StoreError(StoreError::Kind::Other, "contact_by_address: not supported by this store");
+  }
+  // The newest ticket of the contact that came in through `mailbox` and is neither closed nor
+  // cancelled (a messaging sender's conversation on its channel).
+  virtual std::optional<Ticket> open_ticket_of_contact(std::int64_t /*contact_id*/, const std::string& /*mailbox*/) {
+    throw StoreError(StoreError::Kind::Other, "open_ticket_of_contact: not supported by this store");
+  }
+  virtual std::optional<OutboxMail> outbox_mail(std::int64_t /*id*/) {
+    throw StoreError(StoreError::Kind::Other, "outbox_mail: not supported by this store");
+  }
+  // A failed mail becomes pending again, due now, its attempts counted from zero. False when
+  // there is no such mail or it is not failed.
+  virtual bool retry_outbox(std::int64_t /*id*/, Timestamp /*now*/) {
+    throw StoreError(StoreError::Kind::Other, "retry_outbox: not supported by this store");
+  }
+  // Like claim_due_outbox, but only mails for messaging channels (which claim_due_outbox leaves).
+  virtual std::vector<OutboxMail> claim_due_channel_outbox(Timestamp /*now*/, int /*limit*/, int /*lease_seconds*/) {
+    throw StoreError(StoreError::Kind::Other, "claim_due_channel_outbox: not supported by this store");
+  }
+  // Counts for /metrics and /api/v1/stats.
+  virtual std::vector<JournalCount> journal_counts() {
+    throw StoreError(StoreError::Kind::Other, "journal_counts: not supported by this store");
+  }
+  // Tickets opened in [from, to) by status, type and responsible (to = 0: no upper bound).
+  virtual std::vector<TicketCount> ticket_counts(Timestamp /*from*/, Timestamp /*to*/) {
+    throw StoreError(StoreError::Kind::Other, "ticket_counts: not supported by this store");
+  }
+  virtual OutboxCounts outbox_counts() {
+    throw StoreError(StoreError::Kind::Other, "outbox_counts: not supported by this store");
+  }
+  // SLA deadlines marked as passed (escalated) in [from, to), by deadline kind.
+  virtual std::vector<std::pair<std::string, std::int64_t>> deadline_counts(Timestamp /*from*/, Timestamp /*to*/) {
+    throw StoreError(StoreError::Kind::Other, "deadline_counts: not supported by this store");
+  }
+  // Where a polled channel's intake stands (Telegram getUpdates offset); 0 when never polled.
+  virtual std::int64_t channel_offset(const std::string& /*channel*/) {
+    throw StoreError(StoreError::Kind::Other, "channel_offset: not supported by this store");
+  }
+  virtual void set_channel_offset(const std::string& /*channel*/, std::int64_t /*offset*/, Timestamp /*at*/) {
+    throw StoreError(StoreError::Kind::Other, "set_channel_offset: not supported by this store");
+  }
+
+  // ---- Leases, for several instances on one database (migration 5)
+
+  // A named lease ("mailbox:suporte") is held by one holder (an instance) until it expires. Takes
+  // it for `holder` until now+ttl_seconds when it is free, expired or already this holder's (then
+  // it is renewed); false when another holder's lease still runs. Autocommit: never inside begin().
+  virtual bool try_acquire_lease(const std::string& name, const std::string& holder, Timestamp now,
+                                 int ttl_seconds) = 0;
+  // Extends a lease this holder still has; false when it expired and another took it (or none).
+  virtual bool renew_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) = 0;
+  // Gives the lease up at once (a clean stop), when this holder has it.
+  virtual void release_lease(const std::string& name, const std::string& holder) = 0;
+  // Who holds the lease at `now`, if anyone.
+  virtual std::optional<std::string> lease_holder(const std::string& name, Timestamp now) = 0;
 };
 
 // Commits on commit(), rolls back when destroyed without it (an exception on the way).

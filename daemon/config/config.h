@@ -14,6 +14,13 @@ namespace atendd {
 enum class Priority { Urgent = 1, High = 2, Normal = 3, Low = 4 };
 const char* priority_name(Priority p);  // "urgent", "high", …
 
+// One line "name role token" of the admin_tokens file, kept as the SHA-256 of the token.
+struct AdminToken {
+  std::string name;
+  std::string role;    // "read" (GETs) or "admin" (everything)
+  std::string sha256;  // lower-case hex of the token's SHA-256
+};
+
 struct ServerConfig {
   std::string name = "atendd";
   std::string address;                 // our From; never a customer
@@ -22,6 +29,7 @@ struct ServerConfig {
   std::string database;                // "sqlite:/path" (default: sqlite:STATE_DIR/atendd.db)
   std::string admin_listen = "127.0.0.1:8025";
   std::string admin_tokens;            // path
+  std::vector<AdminToken> admin_token_hashes;  // read from admin_tokens: hashes only, never the tokens
   std::string secret_file;             // path; its content is `secret`
   std::string secret;                  // key for reply tokens (generated in state_dir when no file)
   std::string locale = "pt_BR";
@@ -130,6 +138,9 @@ struct ChannelConfig {
   std::string send_url;     // http(s) URL of the channel's send API; empty = receive only
   std::string token_file;   // path; its content is `token` (bearer token for send_url)
   std::string token;
+  std::string verify_token; // WhatsApp: the hub.verify_token of the GET verification handshake
+  std::string poll_url;     // Telegram: getUpdates URL; set = long polling instead of a webhook
+  int poll_seconds = 25;    // Telegram: long-polling timeout of one getUpdates
 };
 
 struct Config {

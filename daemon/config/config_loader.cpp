@@ -4,6 +4,7 @@
 // with file, line and key. Never throws, and never puts a secret's content into a problem.
 #include <Poco/Exception.h>
 #include <Poco/RegularExpression.h>
+#include <Poco/SHA2Engine.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,6 +14,7 @@
 #include <iterator>
 #include <map>
 #include <set>
+#include <sstream>
 #include <utility>
 
 #include "daemon/config/config.h"
@@ -307,6 +309,7 @@ class Loader {
   void read_type(SectionReader& s, TypeConfig& t);
   void read_workflow(SectionReader& s, WorkflowConfig& w);
   void read_channel(SectionReader& s, ChannelConfig& c);
+  void read_admin_tokens(SectionReader& s, const std::string& path, std::vector<AdminToken>& out);
   void refer(SectionReader& s, const char* key, const char* what, const std::string& id) {
     if (!id.empty()) references_.push_back({s.line_of(key), s.full(key), what, id});
   }
@@ -485,7 +488,8 @@ void Loader::read_server(SectionReader& s) {
       out.admin_listen = listen;
     }
   }
-  s.path("admin_tokens", out.admin_tokens, PathKind::File);
+  if (s.path("admin_tokens", out.admin_tokens, PathKind::File))
+    read_admin_tokens(s, out.admin_tokens, out.admin_token_hashes);
   s.secret("secret_file", out.secret_file, out.secret);
 
   std::string locale;
@@ -748,7 +752,54 @@ void Loader::read_channel(SectionReader& s, ChannelConfig& c) {
     }
   }
   s.secret("token_file", c.token_file, c.token);
+  s.no_spaces("verify_token", c.verify_token);
+  std::string poll;
+  if (s.text("poll_url", poll) && !poll.empty()) {
+    auto l = lower(poll);
+    if ((l.rfind("https://", 0) != 0 && l.rfind("http://", 0) != 0) || poll.find_first_of(" \t") != std::string::npos) {
+      s.problem("poll_url", shown(poll) + " is not an http:// or https:// URL");
+    } else if (c.kind != ChannelKind::Telegram) {
+      s.problem("poll_url", "only a telegram channel is polled (getUpdates)");
+    } else {
+      c.poll_url = poll;
+    }
+  }
+  s.integer("poll_seconds", c.poll_seconds, 1, 50);
   s.finish();
+}
+
+// The admin_tokens file: "name role token" a line, role read|admin; '#' lines and blank lines
+// are skipped. Only each token's SHA-256 is kept.
+void Loader::read_admin_tokens(SectionReader& s, const std::string& path, std::vector<AdminToken>& out) {
+  std::ifstream in(path);
+  if (!in) {
+    s.problem("admin_tokens", shown(path) + " cannot be read");
+    return;
+  }
+  std::string line;
+  int number = 0;
+  std::set<std::string> names;
+  while (std::getline(in, line)) {
+    ++number;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    std::istringstream words(line);
+    std::string name, role, token, extra;
+    if (!(words >> name) || name[0] == '#') continue;
+    const std::string where = path + " line " + std::to_string(number) + ": ";
+    if (!(words >> role >> token) || (words >> extra)) {
+      s.problem("admin_tokens", where + "needs \"name role token\"");
+    } else if (role != "read" && role != "admin") {
+      s.problem("admin_tokens", where + shown(role) + " is not a role (read|admin)");
+    } else if (token.size() < 16) {
+      s.problem("admin_tokens", where + "the token is shorter than 16 characters");
+    } else if (!names.insert(name).second) {
+      s.problem("admin_tokens", where + "the name " + shown(name) + " is used twice");
+    } else {
+      Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+      sha.update(token);
+      out.push_back({name, role, Poco::DigestEngine::digestToHex(sha.digest())});
+    }
+  }
 }
 
 void Loader::check_references() {

@@ -171,3 +171,32 @@ CREATE TABLE deadline_marks (
 );
 CREATE INDEX tickets_first_response_due ON tickets(first_response_due) WHERE first_response_at IS NULL;
 CREATE INDEX tickets_next_contact_due ON tickets(next_contact_due);
+
+-- migration 4
+-- Admin endpoint and messaging channels. An outgoing mail to a messaging contact (an address
+-- "SENDER@CHANNEL.channel.invalid") is marked for the channel sender at insert, so the SMTP
+-- sender never claims it.
+ALTER TABLE outbox ADD COLUMN channel TEXT NOT NULL DEFAULT '';
+CREATE TRIGGER outbox_channel_marker AFTER INSERT ON outbox
+  WHEN NEW.recipients LIKE '%.channel.invalid%'
+BEGIN
+  UPDATE outbox SET channel = 'messaging' WHERE id = NEW.id;
+END;
+CREATE INDEX outbox_channel_due ON outbox(channel, state, next_attempt_at);
+CREATE TABLE channel_state (
+  channel TEXT PRIMARY KEY,
+  poll_offset INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX tickets_type ON tickets(type_id, status);
+CREATE INDEX deadline_marks_at ON deadline_marks(marked_at);
+
+-- migration 5
+-- Leases for several instances on one database: each mailbox is polled by the holder of its
+-- lease ("mailbox:NAME"), renewed while it polls; an expired lease may be taken by another.
+CREATE TABLE leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_at INTEGER NOT NULL,
+  acquired_at INTEGER NOT NULL
+);

@@ -1,19 +1,59 @@
-// store_test.cpp — the SQLite store keeps what the invariants rely on: migrations once, unique
-// protocol sequences, journal look-ups by source and by content, outbox claims that two senders
-// never share, and content-addressed blobs.
+// store_test.cpp — every store keeps what the invariants rely on: migrations once, unique protocol
+// sequences, journal look-ups by source and by content, outbox claims that two senders never
+// share, leases, and content-addressed blobs. Each test case runs once per backend (SQLite on a
+// temporary file, PostgreSQL in a fresh database of the binary's throwaway server), by GENERATE.
+#include <atomic>
 #include <filesystem>
+#include <functional>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include <catch2/catch.hpp>
 
 #include "storage/blob_store.h"
+#include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
+#include "support/postgres.h"
 #include "support/processes.h"
 
 using namespace atendd;
 using atendd::test::TempDir;
 
 namespace {
+
+// One database of one backend; open() gives as many connections to it as a test wants.
+class Backend {
+ public:
+  explicit Backend(const std::string& name) : name_(name) {
+    if (name_ == "postgresql") {
+      auto& server = test::Postgres::instance();
+      conninfo_ = server.url(server.create_database());
+    } else {
+      path_ = dir_.path() + "/a.db";
+    }
+  }
+  const std::string& name() const { return name_; }
+  std::unique_ptr<Store> open(int busy_timeout_ms = 5000) const {
+    if (name_ == "postgresql") return std::make_unique<PostgresStore>(conninfo_, "", busy_timeout_ms);
+    return std::make_unique<SqliteStore>(path_, busy_timeout_ms);
+  }
+  static int schema_version(Store& store) {
+    if (auto* s = dynamic_cast<SqliteStore*>(&store)) return s->schema_version();
+    return dynamic_cast<PostgresStore&>(store).schema_version();
+  }
+
+ private:
+  std::string name_;
+  TempDir dir_;
+  std::string path_;
+  std::string conninfo_;
+};
+
+#define EACH_BACKEND()                                                             \
+  const std::string backend_name = GENERATE(as<std::string>{}, "sqlite", "postgresql"); \
+  INFO("backend " << backend_name);                                                \
+  Backend backend(backend_name)
 
 Ticket sample_ticket(Store& store, const std::string& protocol) {
   Ticket t;
@@ -41,46 +81,90 @@ OutboxMail sample_mail(const std::string& id, Timestamp due) {
 }  // namespace
 
 TEST_CASE("opening a store twice applies the migrations once", "[store]") {
-  TempDir dir;
-  const std::string path = dir.path() + "/a.db";
-  { SqliteStore first(path); CHECK(first.schema_version() >= 1); }
-  SqliteStore second(path);
-  CHECK(second.schema_version() >= 1);
+  EACH_BACKEND();
+  int version = 0;
+  {
+    auto first = backend.open();
+    version = Backend::schema_version(*first);
+    CHECK(version >= 5);
+  }
+  auto second = backend.open();
+  CHECK(Backend::schema_version(*second) == version);
 }
 
-TEST_CASE("protocol sequences only grow and are separate per scope, even across connections", "[store]") {
-  TempDir dir;
-  const std::string path = dir.path() + "/a.db";
-  SqliteStore a(path), b(path);
+TEST_CASE("both dialects have the same migrations", "[store]") {
+  auto numbers = [](const std::string& file) {
+    std::set<int> out;
+    const std::string text = test::read_file(std::string(ATENDD_SOURCE_DIR) + "/storage/migrations/" + file);
+    const std::string marker = "\n-- migration ";
+    for (size_t pos = text.find(marker); pos != std::string::npos; pos = text.find(marker, pos + 1))
+      out.insert(std::stoi(text.substr(pos + marker.size())));
+    return out;
+  };
+  CHECK(numbers("sqlite.sql") == numbers("postgres.sql"));
+}
+
+TEST_CASE("protocol sequences only grow and are separate per scope even across connections", "[store]") {
+  EACH_BACKEND();
+  auto a = backend.open();
+  auto b = backend.open();
   std::set<std::int64_t> seen;
   for (int i = 0; i < 50; ++i) {
-    seen.insert(a.next_sequence("protocol:20261124"));
-    seen.insert(b.next_sequence("protocol:20261124"));
+    seen.insert(a->next_sequence("protocol:20261124"));
+    seen.insert(b->next_sequence("protocol:20261124"));
   }
   CHECK(seen.size() == 100);
   CHECK(*seen.begin() == 1);
-  CHECK(a.next_sequence("protocol:20261125") == 1);
+  CHECK(a->next_sequence("protocol:20261125") == 1);
+}
+
+TEST_CASE("two connections racing for protocol numbers never get the same one", "[store][concurrency]") {
+  EACH_BACKEND();
+  constexpr int kEach = 150;
+  std::mutex mutex;
+  std::multiset<std::int64_t> seen;
+  auto worker = [&] {
+    auto store = backend.open();
+    std::vector<std::int64_t> mine;
+    for (int i = 0; i < kEach; ++i) {
+      if (i % 2) {
+        StoreTransaction tx(*store);  // inside a transaction, as the engine takes them
+        mine.push_back(store->next_sequence("protocol:20261124"));
+        tx.commit();
+      } else {
+        mine.push_back(store->next_sequence("protocol:20261124"));
+      }
+    }
+    std::lock_guard<std::mutex> lock(mutex);
+    seen.insert(mine.begin(), mine.end());
+  };
+  std::thread one(worker), two(worker);
+  one.join();
+  two.join();
+  REQUIRE(seen.size() == 2 * kEach);
+  CHECK(std::set<std::int64_t>(seen.begin(), seen.end()).size() == 2 * kEach);
+  CHECK(*seen.rbegin() == 2 * kEach);
 }
 
 TEST_CASE("a rolled back transaction leaves no ticket behind", "[store]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
+  EACH_BACKEND();
+  auto store = backend.open();
   {
-    StoreTransaction tx(store);
-    sample_ticket(store, "1");
+    StoreTransaction tx(*store);
+    sample_ticket(*store, "1");
   }  // no commit
-  CHECK(store.tickets(std::nullopt, 10).empty());
+  CHECK(store->tickets(std::nullopt, 10).empty());
   {
-    StoreTransaction tx(store);
-    sample_ticket(store, "2");
+    StoreTransaction tx(*store);
+    sample_ticket(*store, "2");
     tx.commit();
   }
-  CHECK(store.tickets(std::nullopt, 10).size() == 1);
+  CHECK(store->tickets(std::nullopt, 10).size() == 1);
 }
 
 TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and content hash", "[store]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
+  EACH_BACKEND();
+  auto store = backend.open();
   JournalEntry e;
   e.source = "imap";
   e.mailbox = "suporte";
@@ -90,72 +174,196 @@ TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and 
   e.content_sha256 = "ff00";
   e.outcome = "ticket_created";
   e.received_at = 5;
-  store.add_journal(e);
-  CHECK(store.journal_by_source("imap", "suporte", 7, 42));
-  CHECK_FALSE(store.journal_by_source("imap", "suporte", 8, 42));
-  CHECK(store.journal_by_content("abc@example.com", "ff00"));
-  CHECK_FALSE(store.journal_by_content("abc@example.com", "ff01"));
-  CHECK_FALSE(store.journal_by_source("deliver", "suporte", 0, 0));  // no UID: never a match
+  const auto id = store->add_journal(e);
+  CHECK(id > 0);
+  CHECK(store->journal_by_source("imap", "suporte", 7, 42));
+  CHECK_FALSE(store->journal_by_source("imap", "suporte", 8, 42));
+  CHECK(store->journal_by_content("abc@example.com", "ff00")->id == id);
+  CHECK_FALSE(store->journal_by_content("abc@example.com", "ff01"));
+  CHECK_FALSE(store->journal_by_source("deliver", "suporte", 0, 0));  // no UID: never a match
+  REQUIRE(store->journal(10).size() == 1);
+  CHECK(store->journal(10)[0].outcome == "ticket_created");
+  CHECK_FALSE(store->journal(10)[0].ticket_id);
 }
 
 TEST_CASE("contacts are found case-insensitively and keep their first name", "[store]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
-  const Contact first = store.find_or_add_contact("ana@example.com", "");
-  const Contact again = store.find_or_add_contact("ANA@Example.com", "Ana Lima");
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Contact first = store->find_or_add_contact("ana@example.com", "");
+  const Contact again = store->find_or_add_contact("ANA@Example.com", "Ana Lima");
   CHECK(again.id == first.id);
   CHECK(again.name == "Ana Lima");
-  CHECK(store.find_or_add_contact("ana@example.com", "Other").name == "Ana Lima");
+  CHECK(store->find_or_add_contact("ana@example.com", "Other").name == "Ana Lima");
+  CHECK(store->contact(first.id)->address == "ana@example.com");
+  CHECK(store->contact_by_address("Ana@EXAMPLE.com")->id == first.id);
+  store->mark_contact_failing("ANA@example.com", 10);  // no error, known contact
 }
 
 TEST_CASE("outbox claims: a claimed mail is not claimed again until its lease runs out", "[store][outbox]") {
-  TempDir dir;
-  const std::string path = dir.path() + "/a.db";
-  SqliteStore a(path), b(path);
-  a.add_outbox(sample_mail("m1@x", 100));
-  a.add_outbox(sample_mail("m2@x", 500));  // not due yet
+  EACH_BACKEND();
+  auto a = backend.open();
+  auto b = backend.open();
+  a->add_outbox(sample_mail("m1@x", 100));
+  a->add_outbox(sample_mail("m2@x", 500));  // not due yet
 
-  const auto claimed = a.claim_due_outbox(200, 10, 60);
+  const auto claimed = a->claim_due_outbox(200, 10, 60);
   REQUIRE(claimed.size() == 1);
   CHECK(claimed[0].message_id == "m1@x");
   CHECK(claimed[0].attempts == 1);
+  CHECK(claimed[0].state == OutboxState::Sending);
   CHECK(claimed[0].raw == sample_mail("m1@x", 100).raw);  // bytes, NUL included
   CHECK(claimed[0].recipients == std::vector<std::string>{"ana@example.com", "bia@example.com"});
-  CHECK(b.claim_due_outbox(200, 10, 60).empty());          // the other sender gets nothing
-  CHECK(b.claim_due_outbox(261, 10, 60).size() == 1);       // lease over: taken over
+  CHECK(b->claim_due_outbox(200, 10, 60).empty());          // the other sender gets nothing
+  CHECK(b->claim_due_outbox(261, 10, 60).size() == 1);       // lease over: taken over
 
-  a.mark_outbox_retry(claimed[0].id, "421 try later", 1000);
-  CHECK(a.outbox_in_state(OutboxState::Pending, 10).size() == 2);
-  CHECK(a.next_outbox_attempt() == 500);
-  a.mark_outbox_sent(claimed[0].id, 1001);
-  CHECK(a.outbox_in_state(OutboxState::Sent, 10).size() == 1);
+  a->mark_outbox_retry(claimed[0].id, "421 try later", 1000);
+  CHECK(a->outbox_in_state(OutboxState::Pending, 10).size() == 2);
+  CHECK(a->next_outbox_attempt() == 500);
+  a->mark_outbox_sent(claimed[0].id, 1001);
+  CHECK(a->outbox_in_state(OutboxState::Sent, 10).size() == 1);
+  CHECK(a->outbox_mail(claimed[0].id)->sent_at == 1001);
+}
+
+TEST_CASE("outbox: release gives a claim back and a failed mail can be retried", "[store][outbox]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const auto id = store->add_outbox(sample_mail("r@x", 1));
+  REQUIRE(store->claim_due_outbox(5, 10, 60).size() == 1);
+  store->release_outbox(id);
+  const auto again = store->claim_due_outbox(5, 10, 60);
+  REQUIRE(again.size() == 1);
+  CHECK(again[0].attempts == 1);
+  store->mark_outbox_failed(id, "550 no such user");
+  CHECK(store->outbox_in_state(OutboxState::Failed, 10).size() == 1);
+  CHECK(store->retry_outbox(id, 50));
+  CHECK_FALSE(store->retry_outbox(id, 50));  // not failed any more
+  CHECK(store->outbox_mail(id)->state == OutboxState::Pending);
+  CHECK(store->outbox_mail(id)->attempts == 0);
+  const OutboxCounts counts = store->outbox_counts();
+  REQUIRE(counts.by_state.size() == 1);
+  CHECK(counts.by_state[0] == std::make_pair(std::string("pending"), std::int64_t{1}));
+}
+
+TEST_CASE("messaging mails are claimed only by the channel sender", "[store][outbox]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  OutboxMail m = sample_mail("chan@x", 1);
+  m.recipients = {"12345@telegram.channel.invalid"};
+  store->add_outbox(m);
+  store->add_outbox(sample_mail("mail@x", 1));
+  const auto smtp = store->claim_due_outbox(5, 10, 60);
+  REQUIRE(smtp.size() == 1);
+  CHECK(smtp[0].message_id == "mail@x");
+  const auto channel = store->claim_due_channel_outbox(5, 10, 60);
+  REQUIRE(channel.size() == 1);
+  CHECK(channel[0].message_id == "chan@x");
+}
+
+TEST_CASE("two outbox senders racing never claim the same mail", "[store][outbox][concurrency]") {
+  EACH_BACKEND();
+  constexpr int kMails = 120;
+  {
+    auto store = backend.open();
+    for (int i = 0; i < kMails; ++i) store->add_outbox(sample_mail("race-" + std::to_string(i) + "@x", 10));
+  }
+  std::mutex mutex;
+  std::vector<std::int64_t> sent;
+  auto sender = [&] {
+    auto store = backend.open();
+    for (;;) {
+      const auto batch = store->claim_due_outbox(100, 7, 600);
+      if (batch.empty()) break;
+      for (const auto& m : batch) {
+        store->mark_outbox_sent(m.id, 100);
+        std::lock_guard<std::mutex> lock(mutex);
+        sent.push_back(m.id);
+      }
+    }
+  };
+  std::thread one(sender), two(sender);
+  one.join();
+  two.join();
+  CHECK(sent.size() == kMails);
+  CHECK(std::set<std::int64_t>(sent.begin(), sent.end()).size() == kMails);
+  auto store = backend.open();
+  CHECK(store->outbox_in_state(OutboxState::Sent, kMails + 1).size() == kMails);
+}
+
+TEST_CASE("a message delivered twice at once to two instances creates one ticket", "[store][concurrency]") {
+  EACH_BACKEND();
+  // What the inbound pipeline does per message, in one transaction: look the content up in the
+  // journal; when new, number and open a ticket and journal it.
+  auto deliver = [&backend](const std::string& message_id, const std::string& sha, std::atomic<int>& created) {
+    auto store = backend.open(20000);
+    StoreTransaction tx(*store);
+    if (store->journal_by_content(message_id, sha)) {
+      tx.commit();
+      return;
+    }
+    const auto seq = store->next_sequence("protocol:20261124");
+    Ticket t = sample_ticket(*store, "20261124" + std::to_string(1000000 + seq).substr(1));
+    JournalEntry e;
+    e.source = "imap";
+    e.mailbox = "suporte";
+    e.message_id = message_id;
+    e.content_sha256 = sha;
+    e.outcome = "ticket_created";
+    e.ticket_id = t.id;
+    e.received_at = 5;
+    store->add_journal(e);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // widen the window
+    tx.commit();
+    ++created;
+  };
+  std::atomic<int> created{0};
+  for (int i = 0; i < 10; ++i) {
+    const std::string id = "twice-" + std::to_string(i) + "@example.org";
+    std::thread one([&] { deliver(id, "sha" + id, created); });
+    std::thread two([&] { deliver(id, "sha" + id, created); });
+    one.join();
+    two.join();
+  }
+  CHECK(created == 10);
+  auto store = backend.open();
+  CHECK(store->tickets(std::nullopt, 100).size() == 10);
+  CHECK(store->journal(100).size() == 10);
 }
 
 TEST_CASE("a message id is queued once: the outbox refuses a duplicate", "[store][outbox]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
-  store.add_outbox(sample_mail("same@x", 1));
+  EACH_BACKEND();
+  auto store = backend.open();
+  store->add_outbox(sample_mail("same@x", 1));
   try {
-    store.add_outbox(sample_mail("same@x", 1));
+    store->add_outbox(sample_mail("same@x", 1));
     FAIL("a duplicate was accepted");
   } catch (const StoreError& e) {
     CHECK(e.kind() == StoreError::Kind::Constraint);
   }
+  // The connection is still usable after the failed statement (prepared statement reused).
+  store->add_outbox(sample_mail("other@x", 1));
+  try {
+    store->add_outbox(sample_mail("same@x", 1));
+    FAIL("a duplicate was accepted");
+  } catch (const StoreError& e) {
+    CHECK(e.kind() == StoreError::Kind::Constraint);
+  }
+  CHECK(store->outbox_in_state(OutboxState::Pending, 10).size() == 2);
 }
 
 TEST_CASE("a second writer waiting on a locked database gets a Busy error", "[store]") {
-  TempDir dir;
-  const std::string path = dir.path() + "/a.db";
-  SqliteStore holder(path);
-  SqliteStore waiter(path, 100);
-  holder.begin();
+  EACH_BACKEND();
+  auto holder = backend.open();
+  auto waiter = backend.open(100);
+  holder->begin();
   try {
-    waiter.begin();
+    waiter->begin();
     FAIL("the lock was not seen");
   } catch (const StoreError& e) {
     CHECK(e.kind() == StoreError::Kind::Busy);
   }
-  holder.rollback();
+  holder->rollback();
+  waiter->begin();  // free again
+  waiter->rollback();
 }
 
 TEST_CASE("blobs are stored by content and cannot be read outside the blob folder", "[store][blobs]") {
@@ -170,41 +378,258 @@ TEST_CASE("blobs are stored by content and cannot be read outside the blob folde
 }
 
 TEST_CASE("threading look-ups find tickets by article Message-ID and outgoing Message-ID and reply token", "[store]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
-  const Ticket t = sample_ticket(store, "20261124000001");
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket t = sample_ticket(*store, "20261124000001");
   Article a;
   a.ticket_id = t.id;
   a.message_id = "customer-1@example.org";
-  store.add_article(a);
+  store->add_article(a);
   OutboxMail m = sample_mail("atendd.20261124000001.opening.ab@example.com", 1);
   m.ticket_id = t.id;
-  store.add_outbox(m);
-  CHECK(store.ticket_of_message_id("customer-1@example.org") == t.id);
-  CHECK_FALSE(store.ticket_of_message_id("other@example.org"));
-  CHECK_FALSE(store.ticket_of_message_id(""));
-  CHECK(store.ticket_of_outbox_message_id("atendd.20261124000001.opening.ab@example.com") == t.id);
-  CHECK(store.ticket_by_reply_token("token-20261124000001")->id == t.id);
-  CHECK_FALSE(store.ticket_by_reply_token("guess"));
+  store->add_outbox(m);
+  CHECK(store->ticket_of_message_id("customer-1@example.org") == t.id);
+  CHECK_FALSE(store->ticket_of_message_id("other@example.org"));
+  CHECK_FALSE(store->ticket_of_message_id(""));
+  CHECK(store->ticket_of_outbox_message_id("atendd.20261124000001.opening.ab@example.com") == t.id);
+  CHECK(store->ticket_by_reply_token("token-20261124000001")->id == t.id);
+  CHECK_FALSE(store->ticket_by_reply_token("guess"));
+  CHECK(store->ticket_by_protocol("20261124000001")->id == t.id);
+  CHECK(store->outbox_of_ticket(t.id).size() == 1);
+}
+
+TEST_CASE("tickets articles attachments and history round-trip", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  Ticket t = sample_ticket(*store, "20261124000002");
+  t.status = TicketStatus::WaitingCustomer;
+  t.responsible = "maria";
+  t.first_response_due = 5000;
+  t.closed_at = std::nullopt;
+  t.times_reopened = 2;
+  store->update_ticket(t);
+  const Ticket back = *store->ticket(t.id);
+  CHECK(back.status == TicketStatus::WaitingCustomer);
+  CHECK(back.responsible == "maria");
+  CHECK(back.first_response_due == 5000);
+  CHECK_FALSE(back.first_response_at);
+  CHECK(back.times_reopened == 2);
+  CHECK(store->open_tickets_of("maria") == 1);
+  CHECK(store->tickets(TicketStatus::WaitingCustomer, 10).size() == 1);
+  CHECK(store->tickets(TicketStatus::Closed, 10).empty());
+
+  Article a;
+  a.ticket_id = t.id;
+  a.kind = ArticleKind::AgentReply;
+  a.text = "Olá, ação concluída";
+  a.html = "<p>Olá</p>";
+  const auto article = store->add_article(a);
+  a.html = std::nullopt;
+  a.kind = ArticleKind::InternalNote;
+  store->add_article(a);
+  const auto articles = store->articles(t.id);
+  REQUIRE(articles.size() == 2);
+  CHECK(articles[0].text == "Olá, ação concluída");
+  CHECK(articles[0].html == std::optional<std::string>("<p>Olá</p>"));
+  CHECK(articles[0].kind == ArticleKind::AgentReply);
+  CHECK_FALSE(articles[1].html);
+  CHECK(articles[1].kind == ArticleKind::InternalNote);
+
+  store->add_attachment({0, article, "nota.pdf", "application/pdf", 1234, "ab", true});
+  const auto files = store->attachments(article);
+  REQUIRE(files.size() == 1);
+  CHECK(files[0].filename == "nota.pdf");
+  CHECK(files[0].size == 1234);
+  CHECK(files[0].inline_part);
+
+  store->add_history({0, t.id, 77, "maria", "status", "new", "in_progress", "assumed"});
+  REQUIRE(store->history(t.id).size() == 1);
+  CHECK(store->history(t.id)[0].justification == "assumed");
+}
+
+TEST_CASE("text that is not UTF-8 or holds NUL is stored without an error", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket t = sample_ticket(*store, "20261124000003");
+  Article a;
+  a.ticket_id = t.id;
+  a.subject = std::string("caf\xe9 \xff", 6);
+  a.text = std::string("a\0b", 3);
+  a.message_id = std::string("odd\x80@example.org");
+  REQUIRE_NOTHROW(store->add_article(a));
+  CHECK(store->articles(t.id).size() == 1);
+  CHECK(store->ticket_of_message_id(a.message_id) == t.id);  // the same look-up finds it again
+}
+
+TEST_CASE("watchers links fields and timers of a ticket", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket t = sample_ticket(*store, "20261124000004");
+  const Ticket u = sample_ticket(*store, "20261124000005");
+  store->add_watcher(t.id, "Bia@example.org");
+  store->add_watcher(t.id, "bia@EXAMPLE.org");  // the same, case aside
+  store->add_watcher(t.id, "ana@example.org");
+  CHECK(store->watchers(t.id) == std::vector<std::string>{"ana@example.org", "Bia@example.org"});
+  store->remove_watcher(t.id, "BIA@example.org");
+  CHECK(store->watchers(t.id) == std::vector<std::string>{"ana@example.org"});
+
+  store->add_link(t.id, u.id, 5);
+  store->add_link(u.id, t.id, 6);  // once
+  CHECK(store->links(t.id) == std::vector<TicketId>{u.id});
+  CHECK(store->links(u.id) == std::vector<TicketId>{t.id});
+
+  store->set_field(t.id, "pedido", "1");
+  store->set_field(t.id, "Nota", "x");
+  store->set_field(t.id, "pedido", "2");
+  CHECK(store->fields(t.id) == std::vector<std::pair<std::string, std::string>>{{"Nota", "x"}, {"pedido", "2"}});
+
+  store->set_timer(t.id, "auto_close", 100);
+  store->set_timer(u.id, "auto_close", 50);
+  store->set_timer(t.id, "auto_close", 80);
+  CHECK(store->timer(t.id, "auto_close") == 80);
+  CHECK(store->due_timers("auto_close", 90, 10) == std::vector<std::pair<TicketId, Timestamp>>{{u.id, 50}, {t.id, 80}});
+  store->clear_timer(u.id, "auto_close");
+  CHECK(store->due_timers("auto_close", 90, 10).size() == 1);
+  CHECK_FALSE(store->timer(u.id, "auto_close"));
+}
+
+TEST_CASE("passed deadlines are listed until marked", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  Ticket t = sample_ticket(*store, "20261124000006");
+  t.first_response_due = 100;
+  t.next_contact_due = 200;
+  t.status = TicketStatus::InProgress;
+  store->update_ticket(t);
+  CHECK(store->passed_deadlines(150, {TicketStatus::InProgress}, 10).size() == 1);
+  CHECK(store->passed_deadlines(250, {TicketStatus::InProgress, TicketStatus::New}, 10).size() == 2);
+  CHECK(store->passed_deadlines(250, {TicketStatus::New}, 10).empty());
+  store->mark_deadline(t.id, "first_response", 100, 150);
+  store->mark_deadline(t.id, "first_response", 100, 151);  // once
+  const auto left = store->passed_deadlines(250, {TicketStatus::InProgress}, 10);
+  REQUIRE(left.size() == 1);
+  CHECK(left[0].deadline == "next_contact");
+  CHECK(left[0].due == 200);
+  CHECK(store->deadline_counts(0, 0) == std::vector<std::pair<std::string, std::int64_t>>{{"first_response", 1}});
 }
 
 TEST_CASE("the IMAP intake position per mailbox is kept and replaced", "[store]") {
-  TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
-  CHECK_FALSE(store.mailbox_state("suporte"));
-  store.set_mailbox_state("suporte", {1700, 41}, 10);
-  store.set_mailbox_state("suporte", {1700, 42}, 11);
-  const auto state = store.mailbox_state("suporte");
+  EACH_BACKEND();
+  auto store = backend.open();
+  CHECK_FALSE(store->mailbox_state("suporte"));
+  store->set_mailbox_state("suporte", {1700, 41}, 10);
+  store->set_mailbox_state("suporte", {1700, 42}, 11);
+  const auto state = store->mailbox_state("suporte");
   REQUIRE(state);
   CHECK(state->uidvalidity == 1700);
   CHECK(state->last_uid == 42);
 }
 
 TEST_CASE("event counters count per scope and window", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  CHECK(store->count_event("auto:ana@example.org", 3600) == 1);
+  CHECK(store->count_event("auto:ana@example.org", 3600) == 2);
+  CHECK(store->count_event("auto:ana@example.org", 7200) == 1);
+  CHECK(store->count_event("auto:bia@example.org", 3600) == 1);
+  store->set_last_assigned("suporte", "maria");
+  store->set_last_assigned("suporte", "joao");
+  CHECK(store->last_assigned("suporte") == "joao");
+  CHECK(store->last_assigned("vendas").empty());
+  CHECK(store->channel_offset("telegram") == 0);
+  store->set_channel_offset("telegram", 77, 1);
+  CHECK(store->channel_offset("telegram") == 77);
+}
+
+TEST_CASE("a lease is held by one holder until it expires and is then taken over", "[store][lease]") {
+  EACH_BACKEND();
+  auto a = backend.open();
+  auto b = backend.open();
+  const std::string name = "mailbox:suporte";
+  CHECK_FALSE(a->lease_holder(name, 100));
+  CHECK(a->try_acquire_lease(name, "host-a", 100, 30));
+  CHECK(a->try_acquire_lease(name, "host-a", 105, 30));  // ours: renewed
+  CHECK_FALSE(b->try_acquire_lease(name, "host-b", 110, 30));
+  CHECK(b->lease_holder(name, 110) == std::optional<std::string>("host-a"));
+  CHECK(a->renew_lease(name, "host-a", 120, 30));        // until 150
+  CHECK_FALSE(b->try_acquire_lease(name, "host-b", 149, 30));
+  CHECK(b->try_acquire_lease(name, "host-b", 150, 30));  // expired: taken over
+  CHECK_FALSE(a->renew_lease(name, "host-a", 151, 30));  // the old holder learns it lost it
+  CHECK(a->lease_holder(name, 151) == std::optional<std::string>("host-b"));
+  a->release_lease(name, "host-a");                      // not theirs: nothing happens
+  CHECK(a->lease_holder(name, 152) == std::optional<std::string>("host-b"));
+  b->release_lease(name, "host-b");
+  CHECK_FALSE(a->lease_holder(name, 152));
+  CHECK(a->try_acquire_lease(name, "host-a", 153, 30));
+  CHECK(a->try_acquire_lease("mailbox:vendas", "host-b", 153, 30));  // leases are per name
+}
+
+TEST_CASE("instances racing for a free lease: exactly one gets it", "[store][lease][concurrency]") {
+  EACH_BACKEND();
+  for (int round = 0; round < 10; ++round) {
+    const std::string name = "mailbox:m" + std::to_string(round);
+    std::atomic<int> winners{0};
+    auto racer = [&](const std::string& holder) {
+      auto store = backend.open();
+      if (store->try_acquire_lease(name, holder, 1000, 30)) ++winners;
+    };
+    std::thread one(racer, "host-a"), two(racer, "host-b");
+    one.join();
+    two.join();
+    CHECK(winners == 1);
+  }
+}
+
+TEST_CASE("the ticket search filters by status type responsible text and contact", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  Ticket t = sample_ticket(*store, "20261124000007");
+  t.subject = "Nota fiscal";
+  t.responsible = "maria";
+  store->update_ticket(t);
+  sample_ticket(*store, "20261124000008");
+  TicketQuery q;
+  CHECK(store->find_tickets(q).size() == 2);
+  q.text = "nota";
+  CHECK(store->find_tickets(q).size() == 1);
+  q.text = "";
+  q.responsible = "maria";
+  CHECK(store->find_tickets(q).size() == 1);
+  q.responsible = "";
+  q.contact = "ANA@";
+  CHECK(store->find_tickets(q).size() == 2);
+  q.contact = "";
+  q.before_id = t.id + 1;
+  CHECK(store->find_tickets(q).size() == 1);
+  CHECK(store->open_ticket_of_contact(t.contact_id, "")->protocol == "20261124000008");
+  CHECK(store->ticket_counts(0, 0).size() == 2);
+}
+
+TEST_CASE("the postgresql URL takes the password from a file and keeps the other parameters", "[store][postgresql]") {
   TempDir dir;
-  SqliteStore store(dir.path() + "/a.db");
-  CHECK(store.count_event("auto:ana@example.org", 3600) == 1);
-  CHECK(store.count_event("auto:ana@example.org", 3600) == 2);
-  CHECK(store.count_event("auto:ana@example.org", 7200) == 1);
-  CHECK(store.count_event("auto:bia@example.org", 3600) == 1);
+  test::write_file(dir.path() + "/pw", "s3cret\n");
+  std::string conninfo, password;
+  postgres_conninfo("postgresql://atendd@db:5432/atendd?sslmode=require&password_file=" + dir.path() + "/pw", conninfo,
+                    password);
+  CHECK(conninfo == "postgresql://atendd@db:5432/atendd?sslmode=require");
+  CHECK(password == "s3cret");
+  postgres_conninfo("postgresql://atendd@db/atendd", conninfo, password);
+  CHECK(conninfo == "postgresql://atendd@db/atendd");
+  CHECK(password.empty());
+  CHECK_THROWS_AS(postgres_conninfo("postgresql://x@y/z?password_file=/nonexistent/pw", conninfo, password), StoreError);
+
+  auto& server = test::Postgres::instance();
+  const std::string db = server.create_database();
+  test::write_file(dir.path() + "/pw", test::Postgres::password() + "\n");
+  auto store = open_store("postgresql://" + test::Postgres::user() + "@127.0.0.1:" + std::to_string(server.port()) +
+                          "/" + db + "?password_file=" + dir.path() + "/pw");
+  CHECK(store->next_sequence("x") == 1);
+  test::write_file(dir.path() + "/pw", "wrong\n");
+  try {
+    open_store("postgresql://" + test::Postgres::user() + "@127.0.0.1:" + std::to_string(server.port()) + "/" + db +
+               "?password_file=" + dir.path() + "/pw");
+    FAIL("a wrong password was accepted");
+  } catch (const StoreError& e) {
+    CHECK(std::string(e.what()).find("password") != std::string::npos);
+  }
 }

@@ -250,6 +250,14 @@ std::optional<int> DaemonProcess::wait_exit(double seconds) {
 
 DaemonProcess::~DaemonProcess() { stop(); }
 
+void DaemonProcess::kill() {
+  if (pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    exit_code_ = wait_for_exit(pid_);
+    pid_ = -1;
+  }
+}
+
 int DaemonProcess::stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);

@@ -73,6 +73,9 @@ class DaemonProcess {
   ~DaemonProcess();
   // SIGTERM and wait; returns the exit code (-1 when killed by a signal).
   int stop();
+  // SIGKILL and wait: the process dies with no cleanup at all (a crashed machine, for leases).
+  void kill();
+  pid_t pid() const { return pid_; }
  private:
   pid_t pid_ = -1;
   int exit_code_ = -1;

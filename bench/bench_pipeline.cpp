@@ -1,0 +1,321 @@
+// bench_pipeline — the whole inbound path without network: InboundPipeline::process (blob, parse,
+// journal, thread, rules, ticket engine, templates rendered into the outbox; one transaction per
+// message) on an on-disk SQLite in WAL mode, at 1,000 / 10,000 / 100,000 messages, against SQLite's
+// own insert rate measured in the same run. Usage: bench_pipeline [--tiny] (--tiny: 300 messages).
+
+// Mix: 70 % new tickets from new customers, 30 % replies carrying an earlier ticket's subject tag
+// from that ticket's customer (bench_common.h). Each size runs in its own fork()ed child on a fresh
+// store, so its peak RSS is its own. "Where the time goes" runs once more with a TimingStore around
+// the SqliteStore and measures parse and blob writes on the same bytes apart.
+
+#include <sys/stat.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <memory>
+
+#include "bench/bench_common.h"
+#include "bench/timing_store.h"
+#include "daemon/pipeline/inbound.h"
+#include "daemon/runtime.h"
+#include "parsers/mime_reader.h"
+#include "storage/blob_store.h"
+#include "storage/sqlite_store.h"
+
+using namespace atendd;
+using namespace atendd::bench;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string make_scratch_dir() {
+  std::string templ = "/var/tmp/atendd-bench-XXXXXX";  // on disk, not a tmpfs
+  if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
+  return templ;
+}
+
+struct ScratchDir {
+  std::string path = make_scratch_dir();
+  ~ScratchDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+std::uint64_t dir_bytes(const std::string& dir) {
+  std::uint64_t n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::recursive_directory_iterator(dir, ec))
+    if (e.is_regular_file(ec)) n += e.file_size(ec);
+  return n;
+}
+
+// ---------------------------------------------------------------- the pipeline at one size
+
+struct PipelineResult {
+  bool ok;
+  int messages;
+  double seconds;
+  double first_tenth_s, last_tenth_s;  // wall time of the first and the last 10 % of the messages
+  std::uint64_t bytes;
+  int created, appended, other, mismatched;
+  long base_kb, peak_kb;
+  std::uint64_t db_bytes, blob_bytes;
+  std::uint64_t outbox_rows;
+  // with profile only
+  std::int64_t store_begin_ns, store_commit_ns, store_query_ns, store_calls;
+  char top_name[6][40];  // the store methods that took the most time
+  std::int64_t top_ns[6], top_calls[6];
+};
+
+// Generates the first n messages of the mix itself (so the child holds only those: its peak RSS is
+// the pipeline's with its input) and runs them through a fresh store.
+PipelineResult run_pipeline(int n, bool profile) {
+  PipelineResult r{};
+  const std::vector<std::string> all = make_mix(n).messages;
+  ScratchDir dir;
+  Config config = bench_config(dir.path);
+  SqliteStore sqlite(dir.path + "/atendd.db");
+  TimingStore timing(sqlite);
+  Store& store = profile ? static_cast<Store&>(timing) : static_cast<Store&>(sqlite);
+  BlobStore blobs(dir.path);
+  std::unique_ptr<Renderer> renderer = make_renderer(config);
+  FixedClock clock(kBenchNow);
+  Poco::Logger& log = quiet_logger("bench.pipeline");
+  InboundPipeline pipeline(store, blobs, config, *renderer, clock, log);
+
+  reset_peak_rss();
+  r.base_kb = rss_kb();
+  const int tenth = std::max(1, n / 10);
+  int created = 0;
+  const auto t0 = Steady::now();
+  auto mark = t0;
+  for (int k = 0; k < n; ++k) {
+    if (k == tenth) r.first_tenth_s = seconds_since(t0);
+    if (k == n - tenth) mark = Steady::now();
+    RawMessage raw;
+    raw.bytes = all[static_cast<std::size_t>(k)];
+    raw.mailbox = "suporte";
+    const Outcome o = pipeline.process(raw);
+    r.bytes += raw.bytes.size();
+    if (o.kind == Outcome::Kind::TicketCreated) {
+      ++r.created;
+      if (o.protocol != protocol_of(++created)) ++r.mismatched;
+    } else if (o.kind == Outcome::Kind::Appended) {
+      ++r.appended;
+      if (!is_reply(k)) ++r.mismatched;
+    } else {
+      ++r.other;
+    }
+  }
+  r.seconds = seconds_since(t0);
+  r.last_tenth_s = std::chrono::duration<double>(Steady::now() - mark).count();
+  r.peak_kb = peak_rss_kb();
+  r.messages = n;
+  r.db_bytes = dir_bytes(dir.path) - dir_bytes(dir.path + "/blobs");
+  r.blob_bytes = dir_bytes(dir.path + "/blobs");
+  for (auto state : {OutboxState::Pending, OutboxState::Sent})
+    r.outbox_rows += sqlite.outbox_in_state(state, 10 * n + 100).size();
+  r.store_begin_ns = timing.begin_ns;
+  r.store_commit_ns = timing.commit_ns;
+  r.store_query_ns = timing.query_ns + timing.other_ns;
+  r.store_calls = timing.calls;
+  std::vector<int> order(TimingStore::kMethodCount);
+  for (int i = 0; i < TimingStore::kMethodCount; ++i) order[static_cast<std::size_t>(i)] = i;
+  std::sort(order.begin(), order.end(), [&](int a, int b) { return timing.by_method[a].ns > timing.by_method[b].ns; });
+  for (int i = 0; i < 6; ++i) {
+    const int m = order[static_cast<std::size_t>(i)];
+    std::snprintf(r.top_name[i], sizeof r.top_name[i], "%s", TimingStore::kMethods[m]);
+    r.top_ns[i] = timing.by_method[m].ns;
+    r.top_calls[i] = timing.by_method[m].calls;
+  }
+  r.ok = true;
+  return r;
+}
+
+// ---------------------------------------------------------------- yardsticks
+
+void check(int rc, sqlite3* db, const char* what) {
+  if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_ROW)
+    throw std::runtime_error(std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// A prepared INSERT of a row with a 2 KB blob (and an indexed text key, like a Message-ID), in
+// transactions of `per_tx` rows, on a fresh WAL database with the store's own pragmas.
+double sqlite_insert_rate(int rows, int per_tx) {
+  ScratchDir dir;
+  sqlite3* db = nullptr;
+  check(sqlite3_open((dir.path + "/raw.db").c_str(), &db), db, "open");
+  check(sqlite3_exec(db,
+                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                     "CREATE TABLE t(id INTEGER PRIMARY KEY, message_id TEXT NOT NULL UNIQUE, body BLOB NOT NULL);",
+                     nullptr, nullptr, nullptr),
+        db, "schema");
+  sqlite3_stmt* ins = nullptr;
+  check(sqlite3_prepare_v2(db, "INSERT INTO t(message_id, body) VALUES (?, ?)", -1, &ins, nullptr), db, "prepare");
+  std::mt19937 rng(7);
+  std::string blob(2048, '\0');
+  for (auto& c : blob) c = static_cast<char>(rng());
+  const auto t0 = Steady::now();
+  for (int i = 0; i < rows; ++i) {
+    if (i % per_tx == 0) check(sqlite3_exec(db, "BEGIN", nullptr, nullptr, nullptr), db, "begin");
+    const std::string id = "m" + std::to_string(i) + "@bench";
+    blob[static_cast<std::size_t>(i) % blob.size()] ^= 1;
+    sqlite3_bind_text(ins, 1, id.data(), static_cast<int>(id.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(ins, 2, blob.data(), static_cast<int>(blob.size()), SQLITE_TRANSIENT);
+    check(sqlite3_step(ins), db, "insert");
+    sqlite3_reset(ins);
+    if (i % per_tx == per_tx - 1 || i == rows - 1)
+      check(sqlite3_exec(db, "COMMIT", nullptr, nullptr, nullptr), db, "commit");
+  }
+  const double s = seconds_since(t0);
+  sqlite3_finalize(ins);
+  sqlite3_close(db);
+  return rows / s;
+}
+
+// What BlobStore::put does for each raw message: write a 2.5 KB file, fsync, rename.
+double durable_file_rate(int files) {
+  ScratchDir dir;
+  std::string bytes(2500, 'x');
+  const auto t0 = Steady::now();
+  for (int i = 0; i < files; ++i) {
+    const std::string tmp = dir.path + "/tmp" + std::to_string(i), final_name = dir.path + "/f" + std::to_string(i);
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0 || ::write(fd, bytes.data(), bytes.size()) != static_cast<ssize_t>(bytes.size()) || ::fsync(fd) != 0 ||
+        ::close(fd) != 0 || ::rename(tmp.c_str(), final_name.c_str()) != 0)
+      throw std::runtime_error("durable file write failed");
+  }
+  return files / seconds_since(t0);
+}
+
+struct Breakdown {
+  bool ok;
+  int messages;
+  double parse_s, blob_s;
+  PipelineResult run;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool tiny = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--tiny") {
+      tiny = true;
+    } else {
+      std::fprintf(stderr, "usage: %s [--tiny]\n", argv[0]);
+      return 2;
+    }
+  }
+  const auto wall = Steady::now();
+  std::printf("bench_pipeline%s (%s)\n"
+              "InboundPipeline::process, one transaction per message, SQLite WAL (synchronous=NORMAL) in /var/tmp,\n"
+              "built-in pt_BR templates; mix: 70 %% new tickets (opening + forward queued), 30 %% customer replies\n"
+              "with the subject tag of a random earlier ticket. Each size: fresh store, own child process.\n"
+              "us/msg = wall time per message; last10%% = per message over the last tenth of the run (a cost\n"
+              "growing with the store shows there); peak/grow = VmHWM of the child and its growth during the run.\n\n",
+              tiny ? " --tiny" : "", kBuildNote);
+
+  const int prof_n = tiny ? 300 : 10000;
+  auto t_gen = Steady::now();
+  const Mix mix = make_mix(prof_n);  // for the breakdown; each size generates its own
+  std::printf("%d messages generated (%.1f KB average) in %.2f s\n\n", prof_n, mix.bytes / 1024.0 / prof_n,
+              seconds_since(t_gen));
+
+  // Yardsticks first, so a busy machine shows in both.
+  const int yard_rows = tiny ? 300 : 10000;
+  const double sql1 = sqlite_insert_rate(yard_rows, 1);
+  const double sql100 = sqlite_insert_rate(yard_rows * (tiny ? 1 : 3), 100);
+  const double files = durable_file_rate(tiny ? 100 : 3000);
+
+  std::printf("%-8s %7s %7s | %8s %6s %8s %8s | %8s %8s | %7s %7s | %7s %8s %5s %4s | %7s %7s\n", "size", "msgs",
+              "MB", "msgs/s", "MB/s", "us/msg", "last10%", "peakMiB", "growMiB", "db MB", "blob MB", "created",
+              "appended", "other", "bad", "/sql1tx", "/sql100");
+  std::printf("%s\n", std::string(149, '-').c_str());
+  std::vector<int> sizes = tiny ? std::vector<int>{300} : std::vector<int>{1000, 10000, 100000};
+  std::string note;
+  double rate_10k = 0;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    int n = sizes[i];
+    if (n == 100000 && rate_10k > 0 && 100000 / rate_10k > 180) {
+      note = "100,000 messages would take about " + std::to_string(static_cast<int>(100000 / rate_10k)) +
+             " s on this machine (> 3 minutes): ran 30,000 instead";
+      n = 30000;
+    }
+    const PipelineResult r = in_child<PipelineResult>([&] { return run_pipeline(n, false); });
+    char name[32];
+    std::snprintf(name, sizeof name, "%d", n);
+    if (!r.ok) {
+      std::printf("%-8s FAILED\n", name);
+      continue;
+    }
+    const double rate = r.messages / r.seconds;
+    if (n == 10000) rate_10k = rate;
+    const int tenth = std::max(1, n / 10);
+    std::printf("%-8s %7d %7.1f | %8.0f %6.1f %8.1f %8.1f | %8.1f %8.1f | %7.1f %7.1f | %7d %8d %5d %4d | %7.2f %7.2f\n",
+                name, r.messages, r.bytes / 1e6, rate, r.bytes / 1e6 / r.seconds, 1e6 * r.seconds / r.messages,
+                1e6 * r.last_tenth_s / tenth, r.peak_kb / 1024.0, (r.peak_kb - r.base_kb) / 1024.0,
+                r.db_bytes / 1e6, r.blob_bytes / 1e6, r.created, r.appended, r.other, r.mismatched, rate / sql1,
+                rate / sql100);
+    summary("pipeline", std::to_string(n) + " msgs", rate, "msg/s", r.bytes / 1e6 / r.seconds, r.peak_kb / 1024.0,
+            "SQLite INSERT 2KB, 1 row/tx", sql1);
+  }
+  if (!note.empty()) std::printf("note: %s\n", note.c_str());
+  std::printf("\nyardsticks (same run, same disk):\n");
+  std::printf("  SQLite prepared INSERT of a 2 KB blob + unique key, 1 row per transaction:   %8.0f rows/s\n", sql1);
+  std::printf("  SQLite prepared INSERT of a 2 KB blob + unique key, 100 rows per transaction: %8.0f rows/s\n", sql100);
+  std::printf("  2.5 KB file written, fsync()ed and renamed (what BlobStore::put does):        %8.0f files/s\n", files);
+  std::printf("  bad = outcomes that differ from the plan (a reply not threaded, a protocol out of order)\n");
+  summary("pipeline", "yardstick: SQLite INSERT 2KB, 100 rows/tx", sql100, "rows/s", 0, 0, "-", 0);
+  summary("pipeline", "yardstick: 2.5KB file write+fsync+rename", files, "files/s", 0, 0, "-", 0);
+
+  // Where the time goes: the same run with a TimingStore; parse and blob writes timed apart.
+  const Breakdown b = in_child<Breakdown>([&] {
+    Breakdown out{};
+    out.messages = prof_n;
+    std::uint64_t sink = 0;
+    auto t0 = Steady::now();
+    for (int k = 0; k < prof_n; ++k) sink += parse_message(mix.messages[static_cast<std::size_t>(k)]).text.size();
+    out.parse_s = seconds_since(t0);
+    {
+      ScratchDir dir;
+      BlobStore blobs(dir.path);
+      t0 = Steady::now();
+      for (int k = 0; k < prof_n; ++k) sink += blobs.put(mix.messages[static_cast<std::size_t>(k)]).size();
+      out.blob_s = seconds_since(t0);
+    }
+    out.run = run_pipeline(prof_n, true);
+    out.ok = out.run.ok && sink > 0;
+    return out;
+  });
+  if (b.ok) {
+    const double total = b.run.seconds, per = 1e6 / b.messages;
+    const double begin = b.run.store_begin_ns / 1e9, commit = b.run.store_commit_ns / 1e9,
+                 query = b.run.store_query_ns / 1e9;
+    const double rest = total - b.parse_s - b.blob_s - begin - commit - query;
+    auto row = [&](const char* what, double s) {
+      std::printf("  %-62s %8.1f us/msg %5.1f %%\n", what, s * per, 100.0 * s / total);
+    };
+    std::printf("\nwhere the time goes (%d messages, store calls timed in place, %lld calls = %.1f per message):\n",
+                b.messages, static_cast<long long>(b.run.store_calls), double(b.run.store_calls) / b.messages);
+    row("whole InboundPipeline::process (with timing overhead)", total);
+    row("blob write of the raw message (write+fsync+rename; timed apart)", b.blob_s);
+    row("parse_message (timed apart on the same bytes)", b.parse_s);
+    row("store: queries and writes (statements)", query);
+    row("store: BEGIN", begin);
+    row("store: COMMIT (WAL append, no fsync with synchronous=NORMAL)", commit);
+    row("rest: threading, rules, engine, templates, composing, logging", rest);
+    std::printf("  the store calls that took the most time:\n");
+    for (int i = 0; i < 6; ++i)
+      if (b.run.top_calls[i] > 0)
+        std::printf("    %-26s %7.2f calls/msg %8.1f us/call %8.1f us/msg %5.1f %%\n", b.run.top_name[i],
+                    double(b.run.top_calls[i]) / b.messages, b.run.top_ns[i] / 1e3 / b.run.top_calls[i],
+                    b.run.top_ns[i] / 1e3 / b.messages, 100.0 * b.run.top_ns[i] / 1e9 / total);
+  } else {
+    std::printf("\nwhere the time goes: FAILED\n");
+  }
+  std::printf("\ntotal wall time %.1f s\n", seconds_since(wall));
+  return 0;
+}

@@ -1,0 +1,137 @@
+// postgres_store.h — the Store on PostgreSQL, for several atendd instances on one database. Talks
+// to libpq directly (see postgres_store.cpp for why not POCO's connector): statements prepared once
+// per connection, migrations under an advisory lock, writer transactions serialised by a
+// transaction-level advisory lock (the same one-writer rule as SQLite's BEGIN IMMEDIATE), outbox
+// claims with FOR UPDATE SKIP LOCKED. One PostgresStore per thread (a libpq connection is not shared).
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "storage/store.h"
+
+struct pg_conn;
+struct pg_result;
+
+namespace atendd {
+
+class PostgresStore : public Store {
+ public:
+  // `conninfo`: a libpq connection string or a postgresql:// URI; `password` (when not empty)
+  // overrides any in it. `lock_timeout_ms` bounds every lock wait: past it, StoreError Busy.
+  // Connects, sets the session up and applies migrations; throws StoreError when it cannot.
+  explicit PostgresStore(const std::string& conninfo, const std::string& password = "",
+                         int lock_timeout_ms = 5000);
+  ~PostgresStore() override;
+  PostgresStore(const PostgresStore&) = delete;
+  PostgresStore& operator=(const PostgresStore&) = delete;
+
+  int schema_version();
+
+  void begin() override;
+  void commit() override;
+  void rollback() override;
+
+  std::optional<JournalEntry> journal_by_source(const std::string& source, const std::string& mailbox,
+                                                std::int64_t uidvalidity, std::int64_t uid) override;
+  std::optional<JournalEntry> journal_by_content(const std::string& message_id,
+                                                 const std::string& content_sha256) override;
+  std::int64_t add_journal(const JournalEntry& entry) override;
+  std::vector<JournalEntry> journal(int limit) override;
+
+  Contact find_or_add_contact(const std::string& address, const std::string& name) override;
+  std::optional<Contact> contact(std::int64_t id) override;
+  void mark_contact_failing(const std::string& address, Timestamp at) override;
+
+  std::int64_t next_sequence(const std::string& scope) override;
+  TicketId add_ticket(const Ticket& ticket) override;
+  void update_ticket(const Ticket& ticket) override;
+  std::optional<Ticket> ticket(TicketId id) override;
+  std::optional<Ticket> ticket_by_protocol(const std::string& protocol) override;
+  std::vector<Ticket> tickets(std::optional<TicketStatus> status, int limit) override;
+  int open_tickets_of(const std::string& agent_id) override;
+  std::optional<TicketId> ticket_of_message_id(const std::string& message_id) override;
+  std::optional<TicketId> ticket_of_outbox_message_id(const std::string& message_id) override;
+  std::optional<Ticket> ticket_by_reply_token(const std::string& token) override;
+  std::optional<MailboxState> mailbox_state(const std::string& mailbox) override;
+  void set_mailbox_state(const std::string& mailbox, const MailboxState& state, Timestamp at) override;
+  int count_event(const std::string& scope, Timestamp window_start) override;
+
+  std::int64_t add_article(const Article& article) override;
+  std::vector<Article> articles(TicketId ticket) override;
+  std::int64_t add_attachment(const AttachmentRecord& attachment) override;
+  std::vector<AttachmentRecord> attachments(std::int64_t article_id) override;
+  void add_history(const HistoryEntry& entry) override;
+  std::vector<HistoryEntry> history(TicketId ticket) override;
+  void add_watcher(TicketId ticket, const std::string& address) override;
+  std::vector<std::string> watchers(TicketId ticket) override;
+
+  std::string last_assigned(const std::string& scope) override;
+  void set_last_assigned(const std::string& scope, const std::string& agent_id) override;
+
+  std::int64_t add_outbox(const OutboxMail& mail) override;
+  std::vector<OutboxMail> claim_due_outbox(Timestamp now, int limit, int lease_seconds) override;
+  void mark_outbox_sent(std::int64_t id, Timestamp at) override;
+  void mark_outbox_retry(std::int64_t id, const std::string& error, Timestamp next_attempt) override;
+  void mark_outbox_failed(std::int64_t id, const std::string& error) override;
+  void release_outbox(std::int64_t id) override;
+  std::vector<OutboxMail> outbox_of_ticket(TicketId ticket) override;
+  std::vector<OutboxMail> outbox_in_state(OutboxState state, int limit) override;
+  std::optional<Timestamp> next_outbox_attempt() override;
+
+  void remove_watcher(TicketId ticket, const std::string& address) override;
+  void add_link(TicketId a, TicketId b, Timestamp at) override;
+  std::vector<TicketId> links(TicketId ticket) override;
+  void set_field(TicketId ticket, const std::string& name, const std::string& value) override;
+  std::vector<std::pair<std::string, std::string>> fields(TicketId ticket) override;
+  void set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) override;
+  void clear_timer(TicketId ticket, const std::string& kind) override;
+  std::optional<Timestamp> timer(TicketId ticket, const std::string& kind) override;
+  std::vector<std::pair<TicketId, Timestamp>> due_timers(const std::string& kind, Timestamp now, int limit) override;
+  std::vector<PassedDeadline> passed_deadlines(Timestamp now, const std::vector<TicketStatus>& statuses,
+                                               int limit) override;
+  void mark_deadline(TicketId ticket, const std::string& deadline, Timestamp due, Timestamp at) override;
+
+  std::vector<Ticket> find_tickets(const TicketQuery& query) override;
+  std::optional<Contact> contact_by_address(const std::string& address) override;
+  std::optional<Ticket> open_ticket_of_contact(std::int64_t contact_id, const std::string& mailbox) override;
+  std::optional<OutboxMail> outbox_mail(std::int64_t id) override;
+  bool retry_outbox(std::int64_t id, Timestamp now) override;
+  std::vector<OutboxMail> claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) override;
+  std::vector<JournalCount> journal_counts() override;
+  std::vector<TicketCount> ticket_counts(Timestamp from, Timestamp to) override;
+  OutboxCounts outbox_counts() override;
+  std::vector<std::pair<std::string, std::int64_t>> deadline_counts(Timestamp from, Timestamp to) override;
+  std::int64_t channel_offset(const std::string& channel) override;
+  void set_channel_offset(const std::string& channel, std::int64_t offset, Timestamp at) override;
+
+  bool try_acquire_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) override;
+  bool renew_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) override;
+  void release_lease(const std::string& name, const std::string& holder) override;
+  std::optional<std::string> lease_holder(const std::string& name, Timestamp now) override;
+
+  class Query;  // a prepared statement bound, run and read (postgres_store.cpp)
+
+ private:
+  friend class Query;
+  Query query(const char* sql);
+  void exec(const std::string& sql);
+  void connect();
+  // Reconnects when the connection broke (outside a transaction only).
+  void ensure_connected();
+  void migrate();
+
+  pg_conn* conn_ = nullptr;
+  std::string conninfo_;
+  std::string password_;
+  int lock_timeout_ms_;
+  std::map<const char*, std::string> prepared_;  // SQL literal's address -> statement name
+  bool in_transaction_ = false;
+};
+
+// Splits a `database` URL for libpq: `password_file=PATH` (ours: a file holding the password) is
+// taken out of the query string and read; everything else goes to libpq unchanged (so libpq's own
+// `passfile=`, `sslmode=`, … work). Throws StoreError when the password file cannot be read.
+void postgres_conninfo(const std::string& url, std::string& conninfo, std::string& password);
+
+}  // namespace atendd

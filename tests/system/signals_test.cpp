@@ -1,0 +1,234 @@
+// signals_test.cpp — the daemon's lifecycle under signals, against a real Dovecot and SMTP sink:
+// SIGHUP with a valid change adds a mailbox and a type and recompiles the templates without
+// dropping mail in flight; SIGHUP with an invalid file keeps the old configuration running and
+// logs every problem with file and line; SIGTERM while mail flows exits 0 within 10 s, and after
+// a restart every message has exactly one ticket and one opening e-mail.
+#include <signal.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include <catch2/catch.hpp>
+
+#include "storage/sqlite_store.h"
+#include "support/dovecot.h"
+#include "system/system_support.h"
+
+using namespace atendd;
+using namespace atendd::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string customer_message(int i, const std::string& to = "suporte@atendd.test") {
+  return "From: Cliente " + std::to_string(i) + " <c" + std::to_string(i) + "@cliente.test>\r\n"
+         "To: " + to + "\r\n"
+         "Subject: Pedido numero " + std::to_string(i) + "\r\n"
+         "Message-ID: <pedido-" + std::to_string(i) + "@cliente.test>\r\n"
+         "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
+         "\r\n"
+         "Meu pedido " + std::to_string(i) + " nao chegou.\r\n";
+}
+
+struct Setup {
+  TempDir dir;
+  std::string state_dir = dir.path() + "/state";
+  std::string config = dir.path() + "/atendd.ini";
+  std::string log = dir.path() + "/atendd.log";
+
+  int admin_port = free_port();  // several daemons may run at once: never the default 8025
+  std::string server_and_smtp(int smtp_port, const std::string& more_server_keys = "") const {
+    return "[server]\n" + more_server_keys +
+           "admin_listen = 127.0.0.1:" + std::to_string(admin_port) + "\n"
+           "name = Suporte Teste\n"
+           "address = suporte@atendd.test\n"
+           "reply_address = suporte+{token}@atendd.test\n"
+           "state_dir = " + state_dir + "\n"
+           "locale = pt_BR\n"
+           "auto_reply_limit = 0\n"
+           "[smtp]\n"
+           "host = 127.0.0.1\n"
+           "port = " + std::to_string(smtp_port) + "\n"
+           "timeout_seconds = 5\n"
+           "retry_initial_seconds = 1\n"
+           "retry_max_seconds = 1\n";
+  }
+  static std::string mailbox(const std::string& name, const Dovecot& dovecot, const std::string& user) {
+    return "[mailbox." + name + "]\n"
+           "url = " + dovecot.imap_url() + "\n"
+           "tls = none\n"
+           "user = " + user + "\n"
+           "password_file = imap.pass\n"
+           "poll_seconds = 1\n";
+  }
+  Setup() { write_file(dir.path() + "/imap.pass", "secret\n"); }
+};
+
+// Opening e-mails per customer address among the sink's mails.
+std::map<std::string, int> openings(const std::vector<ReceivedMail>& mails) {
+  std::map<std::string, int> count;
+  for (const auto& m : mails)
+    for (const auto& r : m.rcpt_tos) ++count[r];
+  return count;
+}
+
+}  // namespace
+
+TEST_CASE("SIGHUP with a valid change adds a mailbox and a type and recompiles templates without dropping mail in flight",
+          "[system][signals][dovecot]") {
+  Dovecot dovecot({"support", "sales"});
+  Setup s;
+  SmtpSink sink(s.dir.path() + "/sink");
+  const std::string base = s.server_and_smtp(sink.port()) + Setup::mailbox("suporte", dovecot, "support") +
+                           "[type.geral]\nname = Geral\n";
+  write_file(s.config, base);
+  constexpr int kMessages = 25;
+  std::vector<std::string> raws;
+  for (int i = 1; i <= kMessages; ++i) raws.push_back(customer_message(i));
+  dovecot.add_unseen_many("support", raws);
+
+  LoggedDaemon daemon({"--config", s.config}, s.log);
+  REQUIRE(sink.wait_for(1, 30).size() >= 1);  // intake is under way
+
+  // The new configuration: a second mailbox with its own type, and an opening template override.
+  const std::string templates = s.dir.path() + "/templates";
+  fs::create_directories(templates + "/pt_BR");
+  write_file(templates + "/pt_BR/opening.mustache",
+             "Subject: RECARREGADO {{ticket.subject}}\n\nProtocolo {{ticket.protocol}}.\n");
+  write_file(s.config, s.server_and_smtp(sink.port(), "templates_dir = " + templates + "\n") +
+                           Setup::mailbox("suporte", dovecot, "support") + Setup::mailbox("vendas", dovecot, "sales") +
+                           "[type.geral]\nname = Geral\n"
+                           "[type.vendas]\nname = Vendas\nmatch_mailbox = vendas\n");
+  daemon.signal(SIGHUP);
+  if (!daemon.wait_log("configuration reloaded", 30)) FAIL(daemon.log());
+  const std::string log = daemon.log();
+  INFO(log);
+  CHECK(log.find("mailboxes +vendas") != std::string::npos);
+  CHECK(log.find("types +vendas") != std::string::npos);
+
+  dovecot.add_unseen("sales", customer_message(100, "vendas@atendd.test"));
+  const auto mails = sink.wait_for(kMessages + 1, 60);
+  REQUIRE(mails.size() == static_cast<size_t>(kMessages + 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // nothing more may come
+  CHECK(sink.mails().size() == static_cast<size_t>(kMessages + 1));
+  const auto count = openings(sink.mails());
+  for (int i = 1; i <= kMessages; ++i) {
+    INFO("customer " << i);
+    CHECK(count.count("c" + std::to_string(i) + "@cliente.test") == 1);
+    CHECK(count.at("c" + std::to_string(i) + "@cliente.test") == 1);
+  }
+  const ReceivedMail* sales = nullptr;
+  for (const auto& m : mails)
+    if (m.rcpt_tos.front() == "c100@cliente.test") sales = &m;
+  REQUIRE(sales);
+  CHECK(sales->header("Subject").find("RECARREGADO") != std::string::npos);
+  CHECK(daemon.wait_exit(0) == std::nullopt);  // still running
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(15) == 0);
+
+  SqliteStore store(s.state_dir + "/atendd.db");
+  const auto tickets = store.tickets(std::nullopt, 100);
+  CHECK(tickets.size() == static_cast<size_t>(kMessages + 1));
+  int vendas = 0;
+  for (const auto& t : tickets)
+    if (t.mailbox == "vendas") {
+      ++vendas;
+      CHECK(t.type_id == "vendas");
+    }
+  CHECK(vendas == 1);
+  CHECK(store.journal(100).size() == static_cast<size_t>(kMessages + 1));
+  for (const auto& entry : dovecot.list("support")) CHECK(entry.seen());
+}
+
+TEST_CASE("SIGHUP with an invalid configuration keeps the old one running and logs every problem with file and line",
+          "[system][signals][dovecot]") {
+  Dovecot dovecot({"support"});
+  Setup s;
+  SmtpSink sink(s.dir.path() + "/sink");
+  const std::string good = s.server_and_smtp(sink.port()) + Setup::mailbox("suporte", dovecot, "support") +
+                           "[type.geral]\nname = Geral\n";
+  write_file(s.config, good);
+  LoggedDaemon daemon({"--config", s.config}, s.log);
+  REQUIRE(daemon.wait_log("running on", 30));
+
+  // Three problems on known lines: an unknown key, a bad value, a reference to a missing agent.
+  const std::string bad_tail = "[type.vendas]\n"
+                               "name = Vendas\n"
+                               "colour = blue\n"
+                               "priority = urgentissimo\n"
+                               "assign = agent:ninguem\n";
+  write_file(s.config, good + bad_tail);
+  const int first = static_cast<int>(std::count(good.begin(), good.end(), '\n')) + 1;  // [type.vendas]
+  daemon.signal(SIGHUP);
+  REQUIRE(daemon.wait_log("still running on the previous configuration", 30));
+  const std::string log = daemon.log();
+  INFO(log);
+  for (int line : {first + 2, first + 3, first + 4}) {
+    const std::string where = s.config + ":" + std::to_string(line) + ": ";
+    INFO(where);
+    CHECK(lines_with(log, "reload refused: " + where) != "");
+  }
+  CHECK(log.find("3 problem(s)") != std::string::npos);
+
+  // The old configuration still works: a new message becomes a ticket with its opening mail.
+  dovecot.add_unseen("support", customer_message(7));
+  const auto mails = sink.wait_for(1, 30);
+  REQUIRE(mails.size() == 1);
+  CHECK(mails.front().rcpt_tos.front() == "c7@cliente.test");
+  daemon.signal(SIGTERM);
+  CHECK(daemon.wait_exit(15) == 0);
+}
+
+TEST_CASE("SIGTERM while mail is flowing exits 0 within 10 seconds and nothing is lost or sent twice",
+          "[system][signals][dovecot]") {
+  Dovecot dovecot({"support"});
+  Setup s;
+  SmtpSink sink(s.dir.path() + "/sink");
+  write_file(s.config, s.server_and_smtp(sink.port()) + Setup::mailbox("suporte", dovecot, "support") +
+                           "[type.geral]\nname = Geral\n");
+  constexpr int kMessages = 40;
+  std::vector<std::string> raws;
+  for (int i = 1; i <= kMessages; ++i) raws.push_back(customer_message(i));
+  dovecot.add_unseen_many("support", raws);
+  {
+    LoggedDaemon daemon({"--config", s.config}, s.log);
+    REQUIRE(sink.wait_for(2, 30).size() >= 2);
+    const auto asked = std::chrono::steady_clock::now();
+    daemon.signal(SIGTERM);
+    const auto code = daemon.wait_exit(12);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+    INFO("stop took " << took << " s\n" << daemon.log());
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);
+    CHECK(took < 10.0);
+    CHECK(daemon.log().find("received SIGTERM") != std::string::npos);
+  }
+  const size_t after_stop = sink.mails().size();
+  INFO("mails sent before the stop: " << after_stop);
+  {
+    LoggedDaemon daemon({"--config", s.config}, s.log);
+    const auto mails = sink.wait_for(kMessages, 90);
+    CHECK(mails.size() == static_cast<size_t>(kMessages));
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait_exit(15) == 0);
+  }
+  const auto all = sink.mails();
+  CHECK(all.size() == static_cast<size_t>(kMessages));
+  std::set<std::string> ids;
+  for (const auto& m : all) ids.insert(m.header("Message-ID"));
+  CHECK(ids.size() == all.size());
+  const auto count = openings(all);
+  for (int i = 1; i <= kMessages; ++i) {
+    const std::string who = "c" + std::to_string(i) + "@cliente.test";
+    INFO(who);
+    CHECK((count.count(who) ? count.at(who) : 0) == 1);
+  }
+  SqliteStore store(s.state_dir + "/atendd.db");
+  CHECK(store.tickets(std::nullopt, 100).size() == static_cast<size_t>(kMessages));
+  CHECK(store.journal(100).size() == static_cast<size_t>(kMessages));
+}
