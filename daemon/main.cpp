@@ -451,7 +451,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
            " agents, SMTP " + config.smtp.host + ":" + std::to_string(config.smtp.port);
   }
 
-  // "mailboxes +vendas -old, types +vendas, agents ~maria" or "no section added or removed".
+  // "mailboxes +vendas -old, types +vendas" (sections added and removed) or "no section added or removed".
   static std::string describe_changes(const Config& before, const Config& after) {
     std::string out;
     auto compare = [&out](const std::string& what, const std::set<std::string>& a, const std::set<std::string>& b) {
@@ -474,6 +474,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     compare("types", types_before, types_after);
     compare("agents", ids(before.agents), ids(after.agents));
     compare("workflows", ids(before.workflows), ids(after.workflows));
+    compare("channels", ids(before.channels), ids(after.channels));
     return out.empty() ? "no section added or removed" : out;
   }
 

@@ -2,8 +2,13 @@
 // SIGHUP with a valid change adds a mailbox and a type and recompiles the templates without
 // dropping mail in flight; SIGHUP with an invalid file keeps the old configuration running and
 // logs every problem with file and line; SIGTERM while mail flows exits 0 within 10 s, and after
-// a restart every message has exactly one ticket and one opening e-mail.
+// a restart every message has exactly one ticket and one opening e-mail; a stop that hangs on a
+// silent SMTP server is cut at 10 s with exit 70.
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -231,4 +236,43 @@ TEST_CASE("SIGTERM while mail is flowing exits 0 within 10 seconds and nothing i
   SqliteStore store(s.state_dir + "/atendd.db");
   CHECK(store.tickets(std::nullopt, 100).size() == static_cast<size_t>(kMessages));
   CHECK(store.journal(100).size() == static_cast<size_t>(kMessages));
+}
+
+TEST_CASE("a stop that hangs on a silent SMTP server ends after 10 seconds with exit 70 and says why",
+          "[system][signals]") {
+  // A server that takes the TCP connection but never says a word: the outbox attempt hangs.
+  const int tarpit = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(tarpit, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  REQUIRE(::listen(tarpit, 16) == 0);
+  socklen_t length = sizeof addr;
+  ::getsockname(tarpit, reinterpret_cast<sockaddr*>(&addr), &length);
+  const int tarpit_port = ntohs(addr.sin_port);
+
+  Setup s;
+  const std::string types = "[type.geral]\nname = Geral\n";
+  // Queue an opening mail with `deliver` while nothing listens (refused: retry in 1 s) ...
+  write_file(s.config, s.server_and_smtp(free_port()) + types);
+  const auto delivered = run_atendd({"--config", s.config, "deliver", "--mailbox", "suporte"}, customer_message(1));
+  REQUIRE(delivered.exit_code == 0);
+  // ... then let the daemon try it against the silent server, with a long SMTP timeout.
+  std::string config = s.server_and_smtp(tarpit_port) + types;
+  config.replace(config.find("timeout_seconds = 5"), 19, "timeout_seconds = 60");
+  write_file(s.config, config);
+  LoggedDaemon daemon({"--config", s.config}, s.log);
+  REQUIRE(daemon.wait_log("running on", 30));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // the retry is due and under way
+  const auto asked = std::chrono::steady_clock::now();
+  daemon.signal(SIGTERM);
+  const auto code = daemon.wait_exit(20);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - asked).count();
+  INFO("stop took " << took << " s\n" << daemon.log());
+  REQUIRE(code.has_value());
+  CHECK(*code == 70);
+  CHECK(took >= 9.5);
+  CHECK(took < 12.0);
+  CHECK(daemon.log().find("stop: still busy after 10 s") != std::string::npos);
+  ::close(tarpit);
 }
