@@ -32,7 +32,7 @@ constexpr auto kOutboxPoll = std::chrono::milliseconds(1000);
 constexpr Timestamp kSchedulerSeconds = 60;
 }  // namespace
 
-// --- mailbox leases (issue 9): with a shared database (PostgreSQL) several instances run with
+// --- mailbox leases: with a shared database (PostgreSQL) several instances run with
 // the same mailboxes, and each mailbox is polled only by the instance holding its lease row
 // "mailbox:NAME". The holder renews it every third of its time to live; an instance that dies
 // stops renewing, and another takes the mailbox over once the lease ran out: within
