@@ -404,6 +404,22 @@ void PostgresStore::rollback() {
     PQclear(PQexec(conn_, "ROLLBACK"));
 }
 
+void PostgresStore::savepoint(const std::string& name) {
+  check_savepoint_name(name);
+  exec("SAVEPOINT " + name);
+}
+
+void PostgresStore::release(const std::string& name) {
+  check_savepoint_name(name);
+  exec("RELEASE SAVEPOINT " + name);
+}
+
+// Also what brings a transaction aborted by a failed statement back into use.
+void PostgresStore::rollback_to(const std::string& name) {
+  check_savepoint_name(name);
+  exec("ROLLBACK TO SAVEPOINT " + name);
+}
+
 // ---- journal
 
 #define JOURNAL_COLUMNS \

@@ -222,6 +222,21 @@ void SqliteStore::rollback() {
   in_transaction_ = false;
 }
 
+void SqliteStore::savepoint(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("SAVEPOINT " + name).c_str());
+}
+
+void SqliteStore::release(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("RELEASE SAVEPOINT " + name).c_str());
+}
+
+void SqliteStore::rollback_to(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("ROLLBACK TO SAVEPOINT " + name).c_str());
+}
+
 // ---- journal
 
 #define JOURNAL_COLUMNS \

@@ -162,6 +162,40 @@ TEST_CASE("a rolled back transaction leaves no ticket behind", "[store]") {
   CHECK(store->tickets(std::nullopt, 10).size() == 1);
 }
 
+TEST_CASE("a savepoint undoes only its own part of the transaction, even after a failed statement", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  {
+    StoreTransaction tx(*store);
+    sample_ticket(*store, "1");
+    store->savepoint("m");
+    sample_ticket(*store, "2");
+    store->rollback_to("m");  // ticket 2 gone, ticket 1 kept
+    store->release("m");
+    store->savepoint("m");
+    // A statement that fails (the protocol is unique) aborts a PostgreSQL transaction until the
+    // savepoint is rolled back to; after that the transaction goes on.
+    CHECK_THROWS_AS(sample_ticket(*store, "1"), StoreError);
+    store->rollback_to("m");
+    store->release("m");
+    store->savepoint("m");
+    sample_ticket(*store, "3");
+    store->release("m");  // kept
+    tx.commit();
+  }
+  std::set<std::string> protocols;
+  for (const auto& t : store->tickets(std::nullopt, 10)) protocols.insert(t.protocol);
+  CHECK(protocols == std::set<std::string>{"1", "3"});
+  {
+    StoreTransaction tx(*store);
+    store->savepoint("m");
+    sample_ticket(*store, "4");
+    store->release("m");
+  }  // the transaction rolled back: released savepoints go with it
+  CHECK(store->tickets(std::nullopt, 10).size() == 2);
+  CHECK_THROWS_AS(store->savepoint("m; DROP TABLE tickets"), StoreError);
+}
+
 TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and content hash", "[store]") {
   EACH_BACKEND();
   auto store = backend.open();
