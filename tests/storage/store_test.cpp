@@ -196,6 +196,44 @@ TEST_CASE("a savepoint undoes only its own part of the transaction, even after a
   CHECK_THROWS_AS(store->savepoint("m; DROP TABLE tickets"), StoreError);
 }
 
+TEST_CASE("open tickets per agent follow new tickets, status changes and reassignment", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  CHECK(store->open_tickets_of("maria") == 0);
+  std::vector<Ticket> tickets;
+  for (int i = 1; i <= 4; ++i) {
+    Ticket t;
+    t.protocol = "P" + std::to_string(i);
+    t.type_id = "geral";
+    t.contact_id = store->find_or_add_contact("ana@example.com", "Ana").id;
+    t.reply_token = "token-" + t.protocol;
+    t.responsible = "maria";
+    t.opened_at = 1000;
+    t.id = store->add_ticket(t);
+    tickets.push_back(t);
+  }
+  CHECK(store->open_tickets_of("maria") == 4);
+  tickets[0].status = TicketStatus::Solved;
+  store->update_ticket(tickets[0]);
+  tickets[1].responsible = "joao";
+  store->update_ticket(tickets[1]);
+  tickets[2].subject = "only the subject changed";
+  store->update_ticket(tickets[2]);
+  CHECK(store->open_tickets_of("maria") == 2);
+  CHECK(store->open_tickets_of("joao") == 1);
+  tickets[0].status = TicketStatus::Reopened;
+  store->update_ticket(tickets[0]);
+  tickets[3].status = TicketStatus::Cancelled;
+  store->update_ticket(tickets[3]);
+  CHECK(store->open_tickets_of("maria") == 2);
+  {
+    StoreTransaction tx(*store);  // rolled back: the counts with it
+    tickets[2].status = TicketStatus::Closed;
+    store->update_ticket(tickets[2]);
+  }
+  CHECK(store->open_tickets_of("maria") == 2);
+}
+
 TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and content hash", "[store]") {
   EACH_BACKEND();
   auto store = backend.open();
