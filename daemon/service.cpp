@@ -275,7 +275,9 @@ void Service::mailbox_loop(const MailboxConfig& mailbox) {
     InboundPipeline pipeline(runtime.store(), runtime.blobs(), config_, runtime.renderer(),
                              runtime.clock(), log_);
     ImapPoller poller(mailbox, runtime.store(),
-                      [&pipeline](const RawMessage& raw) { return pipeline.process(raw); }, log_);
+                      ImapPoller::BatchHandler(
+                          [&pipeline](const std::vector<RawMessage>& batch) { return pipeline.process_batch(batch); }),
+                      log_);
     // --- admin endpoint: registered while it exists, for /healthz.
     {
       std::lock_guard<std::mutex> lock(pollers_mutex_);

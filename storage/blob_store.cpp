@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -67,6 +69,83 @@ std::string BlobStore::put(std::string_view bytes) {
     throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(err));
   }
   return digest;
+}
+
+namespace {
+
+std::atomic<unsigned long> tmp_counter{0};
+
+void write_all(int fd, std::string_view bytes, const std::string& tmp) {
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(err));
+    }
+    done += static_cast<size_t>(n);
+  }
+}
+
+// fsync (or syncfs, for the whole file system) of the file or directory at `path`.
+void sync_path(const std::string& path, bool whole_file_system) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::runtime_error("cannot open " + path + ": " + std::strerror(errno));
+  const int rc = whole_file_system ? ::syncfs(fd) : ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0) throw std::runtime_error("cannot flush " + path + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+BlobBatch::~BlobBatch() {
+  for (const auto& p : pending_) ::unlink(p.tmp.c_str());
+}
+
+std::string BlobBatch::put(std::string_view bytes) {
+  const std::string digest = sha256_hex(bytes);
+  for (const auto& p : pending_)
+    if (p.digest == digest) return digest;
+  const std::string path = store_.path_of(digest);
+  if (Poco::File(path).exists()) return digest;
+  Poco::File(store_.root_ + "/blobs/" + digest.substr(0, 2)).createDirectories();
+  const std::string tmp =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(tmp_counter.fetch_add(1));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+  write_all(fd, bytes, tmp);
+  if (::close(fd) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    throw std::runtime_error("cannot close " + tmp + ": " + std::strerror(err));
+  }
+  pending_.push_back(Pending{digest, tmp, path});
+  return digest;
+}
+
+void BlobBatch::commit() {
+  if (pending_.empty()) return;
+  const bool one = pending_.size() == 1;
+  // The contents first: a name must never point at bytes that are not on disk.
+  sync_path(one ? pending_.front().tmp : store_.root_ + "/blobs", !one);
+  std::vector<std::string> dirs;
+  for (const auto& p : pending_) {
+    if (::rename(p.tmp.c_str(), p.path.c_str()) != 0)
+      throw std::runtime_error("cannot rename " + p.tmp + ": " + std::strerror(errno));
+    const std::string dir = p.path.substr(0, p.path.rfind('/'));
+    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+  }
+  pending_.clear();
+  // Then the names (and the fan-out directories created for them).
+  if (dirs.size() == 1) {
+    sync_path(dirs.front(), false);
+  } else {
+    sync_path(store_.root_ + "/blobs", true);
+  }
 }
 
 std::optional<std::string> BlobStore::get(const std::string& sha256) const {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace atendd {
 
@@ -21,7 +22,31 @@ class BlobStore {
   std::string path_of(const std::string& sha256) const;
 
  private:
+  friend class BlobBatch;
   std::string root_;
+};
+
+// Group commit of blobs: put() writes each blob to a temporary file without syncing; commit()
+// makes them all durable at once (one syncfs of the file system, or one fsync when there is a
+// single file), renames them into place and syncs the directories, so a batch of messages costs
+// two flushes instead of one per blob. A blob is visible under its name only once durable.
+// Destroyed without commit(): the temporary files are removed. One batch per thread.
+class BlobBatch {
+ public:
+  explicit BlobBatch(BlobStore& store) : store_(store) {}
+  ~BlobBatch();
+  BlobBatch(const BlobBatch&) = delete;
+  BlobBatch& operator=(const BlobBatch&) = delete;
+
+  std::string put(std::string_view bytes);  // returns the SHA-256; throws std::runtime_error
+  void commit();                            // throws std::runtime_error when the disk refuses
+
+ private:
+  struct Pending {
+    std::string digest, tmp, path;
+  };
+  BlobStore& store_;
+  std::vector<Pending> pending_;
 };
 
 }  // namespace atendd

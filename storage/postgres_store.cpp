@@ -404,6 +404,22 @@ void PostgresStore::rollback() {
     PQclear(PQexec(conn_, "ROLLBACK"));
 }
 
+void PostgresStore::savepoint(const std::string& name) {
+  check_savepoint_name(name);
+  exec("SAVEPOINT " + name);
+}
+
+void PostgresStore::release(const std::string& name) {
+  check_savepoint_name(name);
+  exec("RELEASE SAVEPOINT " + name);
+}
+
+// Also what brings a transaction aborted by a failed statement back into use.
+void PostgresStore::rollback_to(const std::string& name) {
+  check_savepoint_name(name);
+  exec("ROLLBACK TO SAVEPOINT " + name);
+}
+
 // ---- journal
 
 #define JOURNAL_COLUMNS \
@@ -593,7 +609,7 @@ std::vector<Ticket> PostgresStore::tickets(std::optional<TicketStatus> status, i
 }
 
 int PostgresStore::open_tickets_of(const std::string& agent_id) {
-  auto q = query("SELECT COUNT(*) FROM tickets WHERE responsible = $1 AND status NOT IN ('solved', 'closed', 'cancelled')");
+  auto q = query("SELECT open_tickets FROM agent_load WHERE responsible = $1");
   q.bind(agent_id);
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
 }

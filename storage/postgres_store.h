@@ -31,6 +31,9 @@ class PostgresStore : public Store {
   void begin() override;
   void commit() override;
   void rollback() override;
+  void savepoint(const std::string& name) override;
+  void release(const std::string& name) override;
+  void rollback_to(const std::string& name) override;
 
   std::optional<JournalEntry> journal_by_source(const std::string& source, const std::string& mailbox,
                                                 std::int64_t uidvalidity, std::int64_t uid) override;

@@ -222,6 +222,21 @@ void SqliteStore::rollback() {
   in_transaction_ = false;
 }
 
+void SqliteStore::savepoint(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("SAVEPOINT " + name).c_str());
+}
+
+void SqliteStore::release(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("RELEASE SAVEPOINT " + name).c_str());
+}
+
+void SqliteStore::rollback_to(const std::string& name) {
+  check_savepoint_name(name);
+  exec(("ROLLBACK TO SAVEPOINT " + name).c_str());
+}
+
 // ---- journal
 
 #define JOURNAL_COLUMNS \
@@ -401,7 +416,7 @@ std::vector<Ticket> SqliteStore::tickets(std::optional<TicketStatus> status, int
 }
 
 int SqliteStore::open_tickets_of(const std::string& agent_id) {
-  auto q = query("SELECT COUNT(*) FROM tickets WHERE responsible = ? AND status NOT IN ('solved', 'closed', 'cancelled')");
+  auto q = query("SELECT open_tickets FROM agent_load WHERE responsible = ?");
   q.bind(agent_id);
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
 }

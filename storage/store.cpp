@@ -51,6 +51,13 @@ const char* outbox_state_name(OutboxState s) {
   return "pending";
 }
 
+void check_savepoint_name(const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 63 && !(name[0] >= '0' && name[0] <= '9');
+  for (char c : name)
+    ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+  if (!ok) throw StoreError(StoreError::Kind::Other, "bad savepoint name '" + name + "'");
+}
+
 std::unique_ptr<Store> open_store(const std::string& database_url) {
   const std::string sqlite_prefix = "sqlite:";
   if (database_url.rfind(sqlite_prefix, 0) == 0)

@@ -186,6 +186,13 @@ class Store {
   virtual void begin() = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
+  // Savepoints inside a transaction (group commit: one savepoint per message of a batch, so a
+  // failing message is undone alone). `name` is an SQL identifier (letters, digits, '_').
+  // rollback_to() undoes the changes since savepoint(name) and keeps the savepoint; release()
+  // forgets it, keeping its changes in the enclosing transaction.
+  virtual void savepoint(const std::string& name) = 0;
+  virtual void release(const std::string& name) = 0;
+  virtual void rollback_to(const std::string& name) = 0;
 
   // Journal.
   virtual std::optional<JournalEntry> journal_by_source(const std::string& source,
@@ -360,6 +367,9 @@ class StoreTransaction {
   Store& store_;
   bool done_ = false;
 };
+
+// Throws StoreError (Other) unless `name` is a usable savepoint name: [A-Za-z_][A-Za-z0-9_]*.
+void check_savepoint_name(const std::string& name);
 
 // Opens the store named by a `database` URL ("sqlite:/path/atendd.db") and applies migrations.
 // Throws StoreError when it cannot.

@@ -1,10 +1,11 @@
-// inbound.h — the whole inbound path for one raw message: journal check, parse (once), loop
+// inbound.h — the whole inbound path for one raw message (or a batch, group committed): journal check, parse (once), loop
 // guard, type routing, ticket engine, outbox — all in one store transaction (invariant 1), and
 // recognised as already done when the same message comes again (invariant 2).
 // Sources (deliver, IMAP, webhooks) hand raw bytes here and act on the Outcome.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <Poco/Logger.h>
 
@@ -56,9 +57,19 @@ class InboundPipeline {
   // anything was committed (a busy or unwritable store): the caller retries later (exit 75).
   Outcome process(const RawMessage& raw);
 
+  // Group commit: the batch's blobs are made durable together, then every message is applied in
+  // its own savepoint inside one transaction. One Outcome per message, in order; a message that
+  // fails is rolled back alone and journalled as failed. Throws like process() (then nothing of
+  // the batch is committed: a busy store leaves every message for a retry).
+  std::vector<Outcome> process_batch(const std::vector<RawMessage>& batch);
+
  private:
-  Outcome record_failure(const RawMessage& raw, const std::string& sha256, const std::string& message_id,
-                         Outcome::Kind kind, const std::string& detail);
+  struct Prepared;
+  std::vector<Outcome> run_batch(const std::vector<const RawMessage*>& batch);
+  // Applies one parsed message inside the open transaction; throws on failure.
+  Outcome apply(const RawMessage& raw, const Prepared& prepared, std::string& log_line);
+  Outcome journal_failure(const RawMessage& raw, const Prepared& prepared, Outcome::Kind kind,
+                          const std::string& detail);
 
   Store& store_;
   BlobStore& blobs_;

@@ -1,4 +1,4 @@
-// imap_poller.cpp — see imap_poller.h. The order per message is fixed: hand over, then the
+// imap_poller.cpp — see imap_poller.h. The order per message (or batch) is fixed: hand over, then the
 // mailbox's `after` action, then the stored position; a crash anywhere in between only means the
 // message comes again and the journal recognises it.
 #include "daemon/sources/imap_poller.h"
@@ -49,6 +49,15 @@ ImapPoller::ImapPoller(const MailboxConfig& config, Store& store, Handler handle
     : config_(config),
       store_(store),
       handle_(std::move(handle)),
+      log_(log),
+      timing_(timing),
+      max_message_bytes_(static_cast<std::size_t>(std::max(config.max_message_mb, 1)) * kMiB) {}
+
+ImapPoller::ImapPoller(const MailboxConfig& config, Store& store, BatchHandler handle_batch, Poco::Logger& log,
+                       ImapPollerTiming timing)
+    : config_(config),
+      store_(store),
+      handle_batch_(std::move(handle_batch)),
       log_(log),
       timing_(timing),
       max_message_bytes_(static_cast<std::size_t>(std::max(config.max_message_mb, 1)) * kMiB) {}
@@ -147,6 +156,17 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
 ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedMailbox& selected,
                                            const std::atomic<bool>& stop) {
   const std::int64_t uidvalidity = selected.uidvalidity;
+  auto to_raw = [&](std::int64_t uid, FetchData& f) {
+    RawMessage raw;
+    raw.bytes = std::move(*f.body);
+    raw.source = "imap";
+    raw.mailbox = config_.id;
+    raw.uidvalidity = uidvalidity;
+    raw.uid = uid;
+    raw.size = f.size.value_or(static_cast<std::int64_t>(raw.bytes.size()));
+    raw.oversized = static_cast<std::size_t>(raw.size) > max_message_bytes_;
+    return raw;
+  };
   std::int64_t last = 0;
   const auto state = store_.mailbox_state(config_.id);
   if (state && state->uidvalidity == uidvalidity) {
@@ -200,18 +220,40 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
                collect);
     }
 
+    if (handle_batch_) {
+      // Group commit: the whole batch in one transaction, then one flag command, one position.
+      if (stop.load()) return CycleEnd::Stopped;
+      std::vector<RawMessage> raws;
+      std::vector<std::int64_t> uids;
+      for (const std::int64_t uid : order) {
+        auto it = fetched.find(uid);
+        if (it == fetched.end()) continue;  // expunged by someone else meanwhile
+        raws.push_back(to_raw(uid, it->second));
+        uids.push_back(uid);
+        fetched.erase(it);
+      }
+      if (raws.empty()) continue;
+      try {
+        const std::vector<Outcome> outcomes = handle_batch_(raws);
+        for (std::size_t i = 0; i < outcomes.size() && i < uids.size(); ++i)
+          log_.debug("mailbox " + config_.id + ": UID " + std::to_string(uids[i]) + ": " +
+                     outcome_name(outcomes[i].kind));
+      } catch (const StoreError& e) {
+        if (e.kind() != StoreError::Kind::Busy) throw;
+        log_.warning("mailbox " + config_.id + ": store busy, UIDs " + uid_set(uids) +
+                     " left for a retry: " + e.what());
+        return CycleEnd::StoreBusy;
+      }
+      if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
+      after_handled(conn, uid_set(uids));
+      save_position(uidvalidity, uids.back());
+      continue;
+    }
     for (const std::int64_t uid : order) {
       if (stop.load()) return CycleEnd::Stopped;
       auto it = fetched.find(uid);
       if (it == fetched.end()) continue;  // expunged by someone else meanwhile
-      RawMessage raw;
-      raw.bytes = std::move(*it->second.body);
-      raw.source = "imap";
-      raw.mailbox = config_.id;
-      raw.uidvalidity = uidvalidity;
-      raw.uid = uid;
-      raw.size = it->second.size.value_or(static_cast<std::int64_t>(raw.bytes.size()));
-      raw.oversized = static_cast<std::size_t>(raw.size) > max_message_bytes_;
+      RawMessage raw = to_raw(uid, it->second);
       fetched.erase(it);
       try {
         const Outcome outcome = handle_(raw);
@@ -224,15 +266,14 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
         return CycleEnd::StoreBusy;
       }
       if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
-      after_handled(conn, uid);
+      after_handled(conn, std::to_string(uid));
       save_position(uidvalidity, uid);
     }
   }
   return CycleEnd::CaughtUp;
 }
 
-void ImapPoller::after_handled(ImapConnection& conn, std::int64_t uid) {
-  const std::string u = std::to_string(uid);
+void ImapPoller::after_handled(ImapConnection& conn, const std::string& u) {
   const std::string& after = config_.after;
   if (after.rfind("move:", 0) == 0) {
     const std::string folder = imap_quote(trim(after.substr(5)));

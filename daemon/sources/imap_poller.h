@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <Poco/Logger.h>
 
@@ -45,10 +46,18 @@ struct ImapPollerTiming {
 class ImapPoller {
  public:
   using Handler = std::function<Outcome(const RawMessage&)>;
+  // Group commit: handles a whole fetched batch in one store transaction (one Outcome per
+  // message) and may throw StoreError (Busy: the whole batch is left as it is for a retry).
+  using BatchHandler = std::function<std::vector<Outcome>(const std::vector<RawMessage>&)>;
 
   // `handle` runs the whole inbound pipeline for one message and commits; it may throw
   // StoreError (Busy: the message is left as it is and tried again shortly).
   ImapPoller(const MailboxConfig& config, Store& store, Handler handle, Poco::Logger& log,
+             ImapPollerTiming timing = {});
+  // With a batch handler: each fetched batch is handed over at once; after its commit the whole
+  // batch is flagged (or moved, or deleted) with one command over its UID set and the position
+  // is saved once. A crash in between re-delivers at most that batch, which the journal knows.
+  ImapPoller(const MailboxConfig& config, Store& store, BatchHandler handle_batch, Poco::Logger& log,
              ImapPollerTiming timing = {});
 
   // Works until `stop` becomes true (noticed within about stop_check); never throws.
@@ -62,7 +71,8 @@ class ImapPoller {
   void session(const std::atomic<bool>& stop, bool& was_connected);
   CycleEnd fetch_new(ImapConnection& conn, const SelectedMailbox& selected,
                      const std::atomic<bool>& stop);
-  void after_handled(ImapConnection& conn, std::int64_t uid);
+  // The mailbox's `after` action for a UID set ("7" or "3:5,9").
+  void after_handled(ImapConnection& conn, const std::string& uids);
   void save_position(std::int64_t uidvalidity, std::int64_t uid);
   // IDLE until the server reports new mail, idle_reissue passes or stop is set.
   void idle(ImapConnection& conn, const std::atomic<bool>& stop);
@@ -76,6 +86,7 @@ class ImapPoller {
   const MailboxConfig& config_;
   Store& store_;
   Handler handle_;
+  BatchHandler handle_batch_;
   Poco::Logger& log_;
   ImapPollerTiming timing_;
   std::size_t max_message_bytes_;

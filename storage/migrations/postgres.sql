@@ -208,3 +208,33 @@ CREATE TABLE leases (
   expires_at BIGINT NOT NULL,
   acquired_at BIGINT NOT NULL
 );
+
+-- migration 6
+-- Open tickets per responsible, kept by a trigger: least_loaded assignment reads one row instead
+-- of counting every open ticket of the agent (which grew with the store). "Open" is any status but
+-- solved, closed and cancelled, as Store::open_tickets_of always counted.
+CREATE TABLE agent_load (
+  responsible TEXT PRIMARY KEY,
+  open_tickets BIGINT NOT NULL
+);
+INSERT INTO agent_load(responsible, open_tickets)
+  SELECT responsible, COUNT(*) FROM tickets WHERE status NOT IN ('solved', 'closed', 'cancelled')
+  GROUP BY responsible;
+CREATE FUNCTION agent_load_track() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF OLD.status NOT IN ('solved', 'closed', 'cancelled') THEN
+      UPDATE agent_load SET open_tickets = open_tickets - 1 WHERE responsible = OLD.responsible;
+    END IF;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF NEW.status NOT IN ('solved', 'closed', 'cancelled') THEN
+      INSERT INTO agent_load(responsible, open_tickets) VALUES (NEW.responsible, 1)
+        ON CONFLICT (responsible) DO UPDATE SET open_tickets = agent_load.open_tickets + 1;
+    END IF;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+CREATE TRIGGER agent_load_track AFTER INSERT OR DELETE OR UPDATE OF responsible, status ON tickets
+  FOR EACH ROW EXECUTE FUNCTION agent_load_track();

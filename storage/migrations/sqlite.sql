@@ -200,3 +200,37 @@ CREATE TABLE leases (
   expires_at INTEGER NOT NULL,
   acquired_at INTEGER NOT NULL
 );
+
+-- migration 6
+-- Open tickets per responsible, kept by triggers: least_loaded assignment reads one row instead of
+-- counting every open ticket of the agent (which grew with the store). "Open" is any status but
+-- solved, closed and cancelled, as Store::open_tickets_of always counted.
+CREATE TABLE agent_load (
+  responsible TEXT PRIMARY KEY,
+  open_tickets INTEGER NOT NULL
+);
+INSERT INTO agent_load(responsible, open_tickets)
+  SELECT responsible, COUNT(*) FROM tickets WHERE status NOT IN ('solved', 'closed', 'cancelled')
+  GROUP BY responsible;
+CREATE TRIGGER agent_load_insert AFTER INSERT ON tickets
+WHEN NEW.status NOT IN ('solved', 'closed', 'cancelled')
+BEGIN
+  INSERT INTO agent_load(responsible, open_tickets) VALUES (NEW.responsible, 1)
+    ON CONFLICT(responsible) DO UPDATE SET open_tickets = open_tickets + 1;
+END;
+CREATE TRIGGER agent_load_update_old AFTER UPDATE OF responsible, status ON tickets
+WHEN OLD.status NOT IN ('solved', 'closed', 'cancelled')
+BEGIN
+  UPDATE agent_load SET open_tickets = open_tickets - 1 WHERE responsible = OLD.responsible;
+END;
+CREATE TRIGGER agent_load_update_new AFTER UPDATE OF responsible, status ON tickets
+WHEN NEW.status NOT IN ('solved', 'closed', 'cancelled')
+BEGIN
+  INSERT INTO agent_load(responsible, open_tickets) VALUES (NEW.responsible, 1)
+    ON CONFLICT(responsible) DO UPDATE SET open_tickets = open_tickets + 1;
+END;
+CREATE TRIGGER agent_load_delete AFTER DELETE ON tickets
+WHEN OLD.status NOT IN ('solved', 'closed', 'cancelled')
+BEGIN
+  UPDATE agent_load SET open_tickets = open_tickets - 1 WHERE responsible = OLD.responsible;
+END;

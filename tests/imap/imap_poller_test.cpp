@@ -69,6 +69,9 @@ struct Intake {
   Poco::Logger* logger = nullptr;
   ImapPollerTiming timing;
   std::function<void(const RawMessage&)> on_message;  // runs inside the handler
+  bool batches = false;                               // a BatchHandler (group commit) instead
+  std::function<void(const std::vector<RawMessage>&)> on_batch;  // runs inside the batch handler
+  std::vector<size_t> batch_sizes;
   std::unique_ptr<ImapPoller> poller;
   std::atomic<bool> stop{false};
   std::thread thread;
@@ -94,6 +97,21 @@ struct Intake {
 
   void start() {
     stop = false;
+    if (batches) {
+      poller = std::make_unique<ImapPoller>(
+          config, *store, ImapPoller::BatchHandler([this](const std::vector<RawMessage>& batch) {
+            if (on_batch) on_batch(batch);
+            std::lock_guard<std::mutex> lock(mutex);
+            batch_sizes.push_back(batch.size());
+            std::vector<Outcome> outcomes(batch.size());
+            for (const auto& raw : batch) handed.push_back(raw);
+            for (auto& o : outcomes) o.kind = Outcome::Kind::TicketCreated;
+            return outcomes;
+          }),
+          *logger, timing);
+      thread = std::thread([this] { poller->run(stop); });
+      return;
+    }
     poller = std::make_unique<ImapPoller>(config, *store, [this](const RawMessage& raw) {
       if (on_message) on_message(raw);
       std::lock_guard<std::mutex> lock(mutex);
@@ -221,6 +239,58 @@ TEST_CASE("a busy store leaves the message unflagged and it is handed again next
   CHECK(handed[1].uid == 2);
   for (const auto& m : dovecot.list("support")) CHECK(m.seen());
   CHECK(intake.log->count("store busy") == 1);
+}
+
+TEST_CASE("with a batch handler a busy store leaves the whole batch unflagged, then it is flagged at once",
+          "[imap][dovecot]") {
+  Dovecot dovecot;
+  for (int i = 1; i <= 3; ++i) dovecot.add_unseen("support", message(i));
+  Intake intake(dovecot);
+  intake.batches = true;
+  intake.timing.busy_retry = std::chrono::milliseconds(300);
+  std::atomic<int> calls{0};
+  std::atomic<bool> seen_while_handling{false};
+  intake.on_batch = [&](const std::vector<RawMessage>& batch) {
+    for (const auto& m : dovecot.list("support"))
+      if (m.seen()) seen_while_handling = true;
+    if (++calls == 1) {
+      CHECK(batch.size() == 3);
+      throw StoreError(StoreError::Kind::Busy, "database is locked");
+    }
+  };
+  intake.start();
+  REQUIRE(intake.wait_for(3, 10));
+  CHECK(eventually(5, [&] {
+    auto state = intake.store->mailbox_state("suporte");
+    return state && state->last_uid == 3;
+  }));
+  intake.finish();
+  CHECK(calls == 2);
+  CHECK_FALSE(seen_while_handling);  // the busy batch was never flagged, not even in part
+  const auto handed = intake.messages();
+  REQUIRE(handed.size() == 3);
+  for (size_t i = 0; i < handed.size(); ++i) CHECK(handed[i].uid == static_cast<std::int64_t>(i + 1));
+  CHECK(intake.batch_sizes == std::vector<size_t>{3});
+  for (const auto& m : dovecot.list("support")) CHECK(m.seen());
+  CHECK(intake.log->count("store busy") == 1);
+}
+
+TEST_CASE("with a batch handler after = move moves the whole batch to the folder", "[imap][dovecot]") {
+  Dovecot dovecot;
+  dovecot.create_folder("support", "Processados");
+  for (int i = 1; i <= 5; ++i) dovecot.add_unseen("support", message(i));
+  Intake intake(dovecot);
+  intake.batches = true;
+  intake.timing.batch_messages = 2;  // batches 1:2, 3:4, 5
+  intake.config.after = "move:Processados";
+  intake.start();
+  REQUIRE(intake.wait_for(5, 10));
+  CHECK(eventually(5, [&] { return dovecot.list("support").empty(); }));
+  intake.finish();
+  const auto moved = dovecot.list("support", "Processados");
+  CHECK(moved.size() == 5);
+  for (const auto& m : moved) CHECK(m.seen());
+  CHECK(intake.batch_sizes == std::vector<size_t>{2, 2, 1});
 }
 
 TEST_CASE("after = move moves handled messages to the folder", "[imap][dovecot]") {

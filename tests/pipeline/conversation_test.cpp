@@ -2,7 +2,11 @@
 // every threading and loop rule: replies land in their ticket only when the sender belongs to it
 // or carries its token; agents are verified; relays reach the other side; automatic mail never
 // answers, reopens or loops; bounces become notes.
+#include <map>
 #include <regex>
+#include <set>
+
+#include <sqlite3.h>
 
 #include "../tickets/config_for_tests.h"
 #include "daemon/pipeline/inbound.h"
@@ -303,4 +307,89 @@ TEST_CASE("a message over the mailbox's size limit is journalled as rejected and
   // The same UID again is recognised: nothing is sent twice.
   desk.pipeline->process(raw);
   CHECK(desk.mails_to("ana@cliente.org").size() == 1);
+}
+
+namespace {
+
+// Runs SQL on the desk's database through a connection of its own (test set-up only).
+void run_sql(const std::string& path, const std::string& sql, int busy_ms = 5000) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_busy_timeout(db, busy_ms);
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+
+RawMessage imap_message(int uid, const std::string& subject) {
+  RawMessage raw;
+  raw.bytes = std::string(kCustomer) + "Subject: " + subject + "\r\nMessage-ID: <batch" + std::to_string(uid) +
+              "@test>\r\n\r\nTexto " + std::to_string(uid) + ".\r\n";
+  raw.source = "imap";
+  raw.mailbox = "suporte";
+  raw.uidvalidity = 1;
+  raw.uid = uid;
+  return raw;
+}
+
+}  // namespace
+
+TEST_CASE("a batch where one message fails commits the others and journals the failed one", "[batch]") {
+  Desk desk;
+  // Any article with this subject cannot be stored: that message fails half-way through.
+  run_sql(desk.dir.path() + "/a.db",
+          "CREATE TRIGGER poison BEFORE INSERT ON articles WHEN NEW.subject = 'Veneno' "
+          "BEGIN SELECT RAISE(ABORT, 'poisoned article'); END");
+  const std::vector<RawMessage> batch = {imap_message(1, "Boleto"), imap_message(2, "Veneno"),
+                                         imap_message(3, "Senha"), imap_message(4, "")};
+  const auto outcomes = desk.pipeline->process_batch(batch);
+  REQUIRE(outcomes.size() == 4);
+  CHECK(outcomes[0].kind == Outcome::Kind::TicketCreated);
+  CHECK(outcomes[1].kind == Outcome::Kind::Failed);
+  CHECK(outcomes[1].detail.find("poisoned article") != std::string::npos);
+  CHECK(outcomes[2].kind == Outcome::Kind::TicketCreated);
+  CHECK(outcomes[3].kind == Outcome::Kind::TicketCreated);
+  // Nothing of the failed message is left but its journal entry and its raw bytes.
+  std::set<std::string> subjects;
+  for (const auto& t : desk.store.tickets(std::nullopt, 10)) subjects.insert(t.subject);
+  CHECK(subjects.size() == 3);
+  CHECK(subjects.count("Veneno") == 0);
+  const auto journal = desk.store.journal(10);
+  REQUIRE(journal.size() == 4);
+  std::map<std::int64_t, std::string> by_uid;
+  for (const auto& e : journal) by_uid[e.uid] = e.outcome;
+  CHECK(by_uid[2] == "failed");
+  CHECK(by_uid[1] == "ticket_created");
+  CHECK(desk.blobs.get(sha256_hex(batch[1].bytes)) == batch[1].bytes);
+  // Opening mails were queued for the three tickets only.
+  CHECK(desk.mails_to("ana@cliente.org").size() == 3);
+
+  // The same batch again: the three applied are recognised, nothing is queued twice.
+  const auto again = desk.pipeline->process_batch({batch[0], batch[2], batch[3]});
+  for (const auto& o : again) CHECK(o.kind == Outcome::Kind::Duplicate);
+  CHECK(desk.mails_to("ana@cliente.org").size() == 3);
+}
+
+TEST_CASE("a busy store makes the whole batch throw with nothing of it committed", "[batch]") {
+  Desk desk;
+  SqliteStore impatient(desk.dir.path() + "/a.db", 100);
+  InboundPipeline pipeline(impatient, desk.blobs, desk.config, *desk.renderer, desk.clock, desk.log);
+  sqlite3* holder = nullptr;
+  REQUIRE(sqlite3_open((desk.dir.path() + "/a.db").c_str(), &holder) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+  const std::vector<RawMessage> batch = {imap_message(1, "Boleto"), imap_message(2, "Senha")};
+  try {
+    pipeline.process_batch(batch);
+    FAIL("no StoreError");
+  } catch (const StoreError& e) {
+    CHECK(e.kind() == StoreError::Kind::Busy);
+  }
+  sqlite3_exec(holder, "ROLLBACK", nullptr, nullptr, nullptr);
+  sqlite3_close(holder);
+  CHECK(desk.store.journal(10).empty());
+  CHECK(desk.store.tickets(std::nullopt, 10).empty());
+  // The retry applies both.
+  const auto outcomes = pipeline.process_batch(batch);
+  CHECK(outcomes[0].kind == Outcome::Kind::TicketCreated);
+  CHECK(outcomes[1].kind == Outcome::Kind::TicketCreated);
 }

@@ -162,6 +162,78 @@ TEST_CASE("a rolled back transaction leaves no ticket behind", "[store]") {
   CHECK(store->tickets(std::nullopt, 10).size() == 1);
 }
 
+TEST_CASE("a savepoint undoes only its own part of the transaction, even after a failed statement", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  {
+    StoreTransaction tx(*store);
+    sample_ticket(*store, "1");
+    store->savepoint("m");
+    sample_ticket(*store, "2");
+    store->rollback_to("m");  // ticket 2 gone, ticket 1 kept
+    store->release("m");
+    store->savepoint("m");
+    // A statement that fails (the protocol is unique) aborts a PostgreSQL transaction until the
+    // savepoint is rolled back to; after that the transaction goes on.
+    CHECK_THROWS_AS(sample_ticket(*store, "1"), StoreError);
+    store->rollback_to("m");
+    store->release("m");
+    store->savepoint("m");
+    sample_ticket(*store, "3");
+    store->release("m");  // kept
+    tx.commit();
+  }
+  std::set<std::string> protocols;
+  for (const auto& t : store->tickets(std::nullopt, 10)) protocols.insert(t.protocol);
+  CHECK(protocols == std::set<std::string>{"1", "3"});
+  {
+    StoreTransaction tx(*store);
+    store->savepoint("m");
+    sample_ticket(*store, "4");
+    store->release("m");
+  }  // the transaction rolled back: released savepoints go with it
+  CHECK(store->tickets(std::nullopt, 10).size() == 2);
+  CHECK_THROWS_AS(store->savepoint("m; DROP TABLE tickets"), StoreError);
+}
+
+TEST_CASE("open tickets per agent follow new tickets, status changes and reassignment", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  CHECK(store->open_tickets_of("maria") == 0);
+  std::vector<Ticket> tickets;
+  for (int i = 1; i <= 4; ++i) {
+    Ticket t;
+    t.protocol = "P" + std::to_string(i);
+    t.type_id = "geral";
+    t.contact_id = store->find_or_add_contact("ana@example.com", "Ana").id;
+    t.reply_token = "token-" + t.protocol;
+    t.responsible = "maria";
+    t.opened_at = 1000;
+    t.id = store->add_ticket(t);
+    tickets.push_back(t);
+  }
+  CHECK(store->open_tickets_of("maria") == 4);
+  tickets[0].status = TicketStatus::Solved;
+  store->update_ticket(tickets[0]);
+  tickets[1].responsible = "joao";
+  store->update_ticket(tickets[1]);
+  tickets[2].subject = "only the subject changed";
+  store->update_ticket(tickets[2]);
+  CHECK(store->open_tickets_of("maria") == 2);
+  CHECK(store->open_tickets_of("joao") == 1);
+  tickets[0].status = TicketStatus::Reopened;
+  store->update_ticket(tickets[0]);
+  tickets[3].status = TicketStatus::Cancelled;
+  store->update_ticket(tickets[3]);
+  CHECK(store->open_tickets_of("maria") == 2);
+  {
+    StoreTransaction tx(*store);  // rolled back: the counts with it
+    tickets[2].status = TicketStatus::Closed;
+    store->update_ticket(tickets[2]);
+  }
+  CHECK(store->open_tickets_of("maria") == 2);
+}
+
 TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and content hash", "[store]") {
   EACH_BACKEND();
   auto store = backend.open();
