@@ -885,6 +885,32 @@ std::vector<std::pair<std::string, std::string>> PostgresStore::fields(TicketId 
   return out;
 }
 
+std::int64_t PostgresStore::add_expense(const Expense& e) {
+  auto q = query("INSERT INTO ticket_expenses(ticket_id, amount_cents, description, author, created_at) "
+                 "VALUES($1, $2, $3, $4, $5) RETURNING id");
+  q.bind(e.ticket_id).bind(e.amount_cents).bind(e.description).bind(e.author).bind(e.created_at);
+  return q.step() ? q.i64(0) : 0;
+}
+
+std::vector<Expense> PostgresStore::expenses(TicketId ticket) {
+  auto q = query("SELECT id, ticket_id, amount_cents, description, author, created_at FROM ticket_expenses "
+                 "WHERE ticket_id = $1 ORDER BY created_at, id");
+  q.bind(ticket);
+  std::vector<Expense> out;
+  while (q.step()) out.push_back({q.i64(0), q.i64(1), q.i64(2), q.text(3), q.text(4), q.i64(5)});
+  return out;
+}
+
+std::vector<ExpenseTotal> PostgresStore::expense_totals(Timestamp from, Timestamp to) {
+  auto q = query("SELECT t.type_id, COUNT(*), SUM(e.amount_cents)::bigint FROM ticket_expenses e JOIN tickets t "
+                 "ON t.id = e.ticket_id WHERE e.created_at >= $1 AND ($2::bigint = 0 OR e.created_at < $2::bigint) "
+                 "GROUP BY t.type_id ORDER BY t.type_id COLLATE \"C\"");
+  q.bind(from).bind(to);
+  std::vector<ExpenseTotal> out;
+  while (q.step()) out.push_back({q.text(0), q.i64(1), q.i64(2)});
+  return out;
+}
+
 void PostgresStore::set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) {
   query("INSERT INTO ticket_timers(ticket_id, kind, due_at) VALUES($1, $2, $3) "
         "ON CONFLICT(ticket_id, kind) DO UPDATE SET due_at = excluded.due_at")

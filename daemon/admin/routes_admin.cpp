@@ -10,6 +10,7 @@
 #include <Poco/JSON/Object.h>
 
 #include "daemon/admin/routes_tickets.h"
+#include "daemon/tickets/fields.h"
 #include "daemon/runtime.h"
 
 namespace atendd {
@@ -203,6 +204,18 @@ AdminResponse stats(AdminContext& context, const AdminRequest& request) {
   Object sla = object_of(breaches);
   sla.set("total", breach_total);
   out.set("sla_breaches", sla);
+  // Expenses made in the period, per type: how many and how much ("1234.50").
+  Object expenses;
+  std::int64_t expenses_cents = 0;
+  for (const auto& e : store.expense_totals(from, to)) {
+    Object o;
+    o.set("count", e.count);
+    o.set("amount", money_text(e.amount_cents));
+    expenses.set(e.type_id, o);
+    expenses_cents += e.amount_cents;
+  }
+  out.set("expenses_by_type", expenses);
+  out.set("expenses_total", money_text(expenses_cents));
   return json_reply(200, stringify(out));
 }
 

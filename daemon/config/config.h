@@ -124,6 +124,7 @@ struct TypeConfig {
   int auto_close_days = 0;                     // a solved ticket closes itself after N days; 0 = never
   bool allow_type_change = true;               // false: #type is refused on its tickets
   std::vector<FieldSpec> fields;               // typed fields; empty = free-form #field NAME VALUE
+  bool expenses = false;                       // #expense AMOUNT DESCRIPTION on its tickets
   const FieldSpec* field(const std::string& name) const;
   int order = 0;                               // position in the file: first match wins
 };

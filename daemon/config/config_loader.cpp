@@ -673,6 +673,7 @@ void Loader::read_type(SectionReader& s, TypeConfig& t) {
   s.integer("auto_close_days", t.auto_close_days, 0);
   s.boolean("allow_type_change", t.allow_type_change);
   read_fields(s, t);
+  s.boolean("expenses", t.expenses);
   s.finish();
 }
 

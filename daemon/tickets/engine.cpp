@@ -734,6 +734,23 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     change(run, "field." + arg, old, value, run.text);
     run.fields[arg] = value;
     if (!run.dry_run) store_.set_field(t.id, arg, value);
+  } else if (name == "expense") {
+    if (!type || !type->expenses)
+      return fail("the type " + t.type_id + " does not record expenses (expenses = true in its [type." + t.type_id +
+                  "])");
+    if (!check_transition(run, c, Action::Expense)) return;
+    FieldSpec money;
+    money.name = "AMOUNT";
+    money.kind = FieldKind::Money;
+    const FieldValue amount = check_field_value(money, arg);
+    if (!amount.ok) return fail(amount.error);
+    const std::string description = c.args[1];
+    const std::int64_t cents = std::stoll(amount.value.substr(0, amount.value.size() - 3)) * 100 +
+                               std::stoll(amount.value.substr(amount.value.size() - 2));
+    if (cents == 0) return fail("an expense of 0 is no expense");
+    change(run, "expense", "", amount.value + " " + description, run.text);
+    if (run.dry_run) return;
+    store_.add_expense({0, t.id, cents, description, agent.id, clock_.now()});
   } else if (name == "stage") {
     if (!check_transition(run, c, Action::Stage)) return;
     const WorkflowConfig& workflow = workflow_of(config_, t.type_id);

@@ -108,6 +108,11 @@ FieldValue check_field_value(const FieldSpec& field, const std::string& raw) {
   return out;
 }
 
+std::string money_text(std::int64_t cents) {
+  const std::int64_t whole = (cents < 0 ? -cents : cents) / 100, part = (cents < 0 ? -cents : cents) % 100;
+  return (cents < 0 ? "-" : "") + std::to_string(whole) + "." + (part < 10 ? "0" : "") + std::to_string(part);
+}
+
 std::string describe_fields(const TypeConfig& type) {
   std::string out;
   for (const auto& f : type.fields) {

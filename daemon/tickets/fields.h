@@ -2,6 +2,7 @@
 // one canonical form per kind, and which required fields a ticket still lacks. Pure functions.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -18,6 +19,8 @@ struct FieldValue {
 
 // Checks `raw` against the field's kind.
 FieldValue check_field_value(const FieldSpec& field, const std::string& raw);
+// An amount in cents as the money kind writes it: "1234.50", "-3.05".
+std::string money_text(std::int64_t cents);
 // "product (text), quantity (int), …": the fields of a type, for errors.
 std::string describe_fields(const TypeConfig& type);
 // The names of the required fields (to open when `to_open`, and to close when `to_close`) that

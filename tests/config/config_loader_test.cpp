@@ -877,6 +877,9 @@ TEST_CASE("typed fields are read with their kind and when they are required", "[
   CHECK(fields[5].required_to_open);
   CHECK(c.types.at(0).field("quantity") == &fields[2]);
   CHECK(c.types.at(0).field("nothing") == nullptr);
+  CHECK_FALSE(c.types.at(0).expenses);
+  auto with = load(lines({"[server]", "address = suporte@example.com.br", "[type.garantia]", "expenses = true"}));
+  CHECK(loaded(with).types.at(0).expenses);
 }
 
 TEST_CASE("a bad typed field is a problem with file and line and says what is allowed", "[config][fields]") {

@@ -182,3 +182,32 @@ TEST_CASE("templates render the ticket's fields by name", "[fields][lifecycle][t
   CHECK(contains(text, "Canal: portal"));
   CHECK(contains(text, "Nota: ."));  // a field of the type not set renders empty
 }
+
+TEST_CASE("expenses are recorded with history and listed with a total on types that keep them", "[expenses][lifecycle]") {
+  Desk desk(std::string(kTroca) + "expenses = true\n");
+  const std::string p = desk.customer("Pedido de troca", "Quero trocar.\r\n").protocol;
+  desk.agent("maria", p, "#expense 12,50 Taxi ate o cliente\r\n#expense 1.000 Produto novo\r\n");
+  const auto expenses = desk.store.expenses(desk.ticket(p).id);
+  REQUIRE(expenses.size() == 2);
+  CHECK(expenses[0].amount_cents == 1250);
+  CHECK(expenses[0].description == "Taxi ate o cliente");
+  CHECK(expenses[0].author == "maria");
+  CHECK(expenses[1].amount_cents == 100000);
+  CHECK(desk.history_has(p, "expense", "12.50 Taxi ate o cliente"));
+  CHECK(money_text(expenses[0].amount_cents + expenses[1].amount_cents) == "1012.50");
+  CHECK(desk.store.expense_totals(0, 0).at(0).type_id == "troca");
+}
+
+TEST_CASE("an expense is refused on a type without expenses or with a bad amount and nothing is recorded",
+          "[expenses][lifecycle]") {
+  Desk desk(std::string(kTroca) + "expenses = true\n");
+  const std::string g = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  desk.agent("maria", g, "#expense 10 Taxi\r\n");
+  CHECK(desk.store.expenses(desk.ticket(g).id).empty());
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "does not record expenses"));
+
+  const std::string p = desk.customer("Pedido de troca", "Quero trocar.\r\n").protocol;
+  desk.agent("maria", p, "#expense 10 Taxi\r\n#expense dez Onibus\r\n");
+  CHECK(desk.store.expenses(desk.ticket(p).id).empty());
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "\"dez\" is not an amount of money"));
+}
