@@ -48,7 +48,8 @@ OutboxState outbox_state_from(const std::string& s) {
 
 ArticleKind article_kind_from(const std::string& s) {
   for (ArticleKind k : {ArticleKind::CustomerMessage, ArticleKind::AgentReply, ArticleKind::InternalNote,
-                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog})
+                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog,
+                        ArticleKind::Analysis})
     if (s == article_kind_name(k)) return k;
   return ArticleKind::SystemLog;
 }
@@ -908,6 +909,16 @@ std::vector<ExpenseTotal> PostgresStore::expense_totals(Timestamp from, Timestam
   q.bind(from).bind(to);
   std::vector<ExpenseTotal> out;
   while (q.step()) out.push_back({q.text(0), q.i64(1), q.i64(2)});
+  return out;
+}
+
+std::vector<FieldCount> PostgresStore::field_counts(const std::string& name, Timestamp from, Timestamp to) {
+  auto q = query("SELECT t.type_id, f.value, COUNT(*) FROM ticket_fields f JOIN tickets t ON t.id = f.ticket_id "
+                 "WHERE f.name = $1 AND t.opened_at >= $2 AND ($3::bigint = 0 OR t.opened_at < $3::bigint) "
+                 "GROUP BY t.type_id, f.value ORDER BY t.type_id COLLATE \"C\", f.value COLLATE \"C\"");
+  q.bind(name).bind(from).bind(to);
+  std::vector<FieldCount> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.i64(2)});
   return out;
 }
 

@@ -47,7 +47,8 @@ OutboxState outbox_state_from(const std::string& s) {
 
 ArticleKind article_kind_from(const std::string& s) {
   for (ArticleKind k : {ArticleKind::CustomerMessage, ArticleKind::AgentReply, ArticleKind::InternalNote,
-                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog})
+                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog,
+                        ArticleKind::Analysis})
     if (s == article_kind_name(k)) return k;
   return ArticleKind::SystemLog;
 }
@@ -710,6 +711,16 @@ std::vector<ExpenseTotal> SqliteStore::expense_totals(Timestamp from, Timestamp 
   q.bind(from).bind(to).bind(to);
   std::vector<ExpenseTotal> out;
   while (q.step()) out.push_back({q.text(0), q.i64(1), q.i64(2)});
+  return out;
+}
+
+std::vector<FieldCount> SqliteStore::field_counts(const std::string& name, Timestamp from, Timestamp to) {
+  auto q = query("SELECT t.type_id, f.value, COUNT(*) FROM ticket_fields f JOIN tickets t ON t.id = f.ticket_id "
+                 "WHERE f.name = ? AND t.opened_at >= ? AND (? = 0 OR t.opened_at < ?) "
+                 "GROUP BY t.type_id, f.value ORDER BY 1, 2");
+  q.bind(name).bind(from).bind(to).bind(to);
+  std::vector<FieldCount> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.i64(2)});
   return out;
 }
 

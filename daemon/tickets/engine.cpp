@@ -751,6 +751,30 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     change(run, "expense", "", amount.value + " " + description, run.text);
     if (run.dry_run) return;
     store_.add_expense({0, t.id, cents, description, agent.id, clock_.now()});
+  } else if (name == "analysis") {
+    // An internal analysis article with its verdict; the last verdict is the ticket's (field
+    // "analysis"). Its text is the rest of the line and the text below (which a #forward on the
+    // same mail takes as its justification too); never relayed to the customer.
+    const std::string verdict = lower(arg);
+    const char* words = verdict == "valid"     ? "Procedente / valid"
+                        : verdict == "invalid" ? "Improcedente / invalid"
+                        : verdict == "partial" ? "Análise parcial / partial analysis"
+                                               : nullptr;
+    if (!words)
+      return fail("\"" + arg + "\" is not a verdict: valid (procedente), invalid (improcedente) or partial "
+                  "(análise parcial)");
+    if (!check_transition(run, c, Action::Analysis)) return;
+    std::string text = c.args.size() > 1 ? c.args[1] : "";
+    if (text.empty() && !need_text("the analysis (on its line or below)")) return;
+    if (!run.text.empty()) text += (text.empty() ? "" : "\n\n") + run.text;
+    run.text_used = true;
+    const std::string old = run.fields.count("analysis") ? run.fields["analysis"] : "";
+    change(run, "analysis", old, verdict, text);
+    run.fields["analysis"] = verdict;
+    if (run.dry_run) return;
+    run.articles.push_back(
+        add_article(run.message, t, ArticleKind::Analysis, agent.id, std::string("Análise: ") + words + "\n\n" + text));
+    store_.set_field(t.id, "analysis", verdict);
   } else if (name == "stage") {
     if (!check_transition(run, c, Action::Stage)) return;
     const WorkflowConfig& workflow = workflow_of(config_, t.type_id);

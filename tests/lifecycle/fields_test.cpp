@@ -211,3 +211,44 @@ TEST_CASE("an expense is refused on a type without expenses or with a bad amount
   CHECK(desk.store.expenses(desk.ticket(p).id).empty());
   CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "\"dez\" is not an amount of money"));
 }
+
+TEST_CASE("the seed 000 analysis runs two partial analyses with a forward between them to a final verdict",
+          "[analysis][lifecycle][seed]") {
+  Desk desk;
+  const std::string p = desk.customer("Garantia do liquidificador", "Parou de funcionar.\r\n").protocol;
+  desk.agent("maria", p, "#take\r\n#analysis partial Motor queimado: verificar o lote.\r\n");
+  CHECK(fields_of(desk, p).at("analysis") == "partial");
+  desk.agent("maria", p, "#analysis partial Lote 17 suspeito.\r\n#forward joao\r\nA qualidade precisa avaliar.\r\n");
+  CHECK(desk.ticket(p).responsible == "joao");
+  const auto to_joao = desk.mails_to("joao@example.com");
+  REQUIRE(to_joao.size() == 1);
+  CHECK(contains(readable(to_joao[0].raw), "Motor queimado"));  // the earlier analysis goes along
+  CHECK(contains(readable(to_joao[0].raw), "Lote 17 suspeito"));
+  desk.agent("joao", p, "#analysis valid\r\nDefeito de fabrica confirmado no lote 17.\r\n");
+  CHECK(fields_of(desk, p).at("analysis") == "valid");
+  int analyses = 0;
+  for (const auto& article : desk.store.articles(desk.ticket(p).id))
+    if (article.kind == ArticleKind::Analysis) ++analyses;
+  CHECK(analyses == 3);
+  bool final_verdict = false;
+  for (const auto& h : desk.store.history(desk.ticket(p).id))
+    if (h.field == "analysis" && h.from_value == "partial" && h.to_value == "valid" && h.actor == "joao")
+      final_verdict = true;
+  CHECK(final_verdict);
+  desk.agent("joao", p, "#close\r\nProcedente: troca autorizada.\r\n");
+  CHECK(desk.ticket(p).status == TicketStatus::Closed);
+  for (const auto& mail : desk.mails_to("ana@cliente.org")) CHECK_FALSE(contains(readable(mail.raw), "Lote 17"));
+  const auto counts = desk.store.field_counts("analysis", 0, 0);
+  REQUIRE(counts.size() == 1);
+  CHECK(counts[0].value == "valid");
+}
+
+TEST_CASE("an analysis without a verdict or a text is refused and changes nothing", "[analysis][lifecycle]") {
+  Desk desk;
+  const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  desk.agent("maria", p, "#analysis maybe Talvez.\r\n");
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "is not a verdict"));
+  desk.agent("maria", p, "#analysis valid\r\n");
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "#analysis needs the analysis"));
+  CHECK(fields_of(desk, p).count("analysis") == 0);
+}

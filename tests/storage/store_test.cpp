@@ -665,3 +665,23 @@ TEST_CASE("expenses of a ticket are listed oldest first and summed per type and 
   CHECK(totals[1].amount_cents == 11240);
   CHECK(store->expense_totals(1000, 0).at(0).amount_cents == 700);
 }
+
+TEST_CASE("a field's values are counted per type over the tickets opened in a period", "[store][analysis]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket a = sample_ticket(*store, "20261124000041");
+  const Ticket b = sample_ticket(*store, "20261124000042");
+  const Ticket c = sample_ticket(*store, "20261124000043");
+  store->set_field(a.id, "analysis", "valid");
+  store->set_field(b.id, "analysis", "valid");
+  store->set_field(c.id, "analysis", "partial");
+  store->set_field(c.id, "product", "X");
+  const auto counts = store->field_counts("analysis", 0, 0);
+  REQUIRE(counts.size() == 2);
+  CHECK(counts[0].type_id == "geral");
+  CHECK(counts[0].value == "partial");
+  CHECK(counts[0].count == 1);
+  CHECK(counts[1].value == "valid");
+  CHECK(counts[1].count == 2);
+  CHECK(store->field_counts("analysis", 2000, 0).empty());  // opened at 1000
+}

@@ -69,6 +69,7 @@ std::string command_for(Action action, const std::string& other_protocol) {
     case Action::Type: return "#type outro";
     case Action::Field: return "#field pedido 4521";
     case Action::Expense: return "#expense 12,50 Taxi ao cliente";
+    case Action::Analysis: return "#analysis partial Motor queimado";
     case Action::Stage: return "#stage next";
     case Action::Solve: return "#solve";
     case Action::Close: return "#close";
@@ -93,7 +94,7 @@ std::set<std::string> templates_of(const std::vector<OutgoingMail>& mails) {
 
 TEST_CASE("every action of the lifecycle table has a name and every refusal a reason", "[lifecycle][table]") {
   CHECK(all_statuses().size() == 9);
-  CHECK(all_actions().size() == 26);
+  CHECK(all_actions().size() == 27);
   for (Action action : all_actions()) {
     CHECK(std::string(action_name(action)).size() > 0);
     for (TicketStatus status : all_statuses()) {
