@@ -133,6 +133,7 @@ struct TypeConfig {
 struct StageConfig {
   bool closes = false;                 // reaching it closes the ticket (the text is the final opinion)
   bool requires_responsible = false;   // moving into it must name the next responsible
+  int next_contact_days = -1;          // overrides the type's while the ticket is in it; -1 = the type's
   std::vector<std::pair<std::string, std::string>> answers;  // a decision: answer → stage, in order
 };
 

@@ -804,8 +804,16 @@ void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
         options.closes = true;
       } else if (flag == "requires_responsible") {
         options.requires_responsible = true;
+      } else if (flag.rfind("next_contact_days:", 0) == 0) {
+        const std::string days(trim(std::string_view(flag).substr(18)));
+        if (days.empty() || days.size() > 4 || !std::all_of(days.begin(), days.end(), [](char c) {
+              return std::isdigit(static_cast<unsigned char>(c)) != 0;
+            }))
+          s.problem(k, shown(flag) + ": next_contact_days:N takes a whole number of days from 0 to 9999");
+        else
+          options.next_contact_days = std::stoi(days);
       } else {
-        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|decision: ANSWER -> STAGE, …");
+        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|next_contact_days:N|decision: ANSWER -> STAGE, …");
       }
     }
     if (options.closes && !options.answers.empty())

@@ -53,6 +53,18 @@ std::string safe_filename(const std::string& name) {
   return out.empty() ? "attachment" : out;
 }
 
+namespace {
+
+// Days to the next contact of a ticket: its stage's when the stage sets them, else its type's.
+int next_contact_days(const Config& config, const Ticket& ticket) {
+  const StageConfig& stage = stage_options(workflow_of(config, ticket.type_id), ticket.stage);
+  if (stage.next_contact_days >= 0) return stage.next_contact_days;
+  const TypeConfig* type = config.type(ticket.type_id);
+  return type ? type->next_contact_days : 0;
+}
+
+}  // namespace
+
 Engine::Engine(Store& store, const Config& config, const Clock& clock)
     : store_(store), config_(config), clock_(clock) {}
 
@@ -78,8 +90,8 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.mailbox = message.mailbox;
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
-  if (type.next_contact_days > 0) t.next_contact_due = now + type.next_contact_days * 86400;
   t.stage = workflow_of(config_, type.id).stages.front();
+  if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
   t.responsible = assign_responsible(type, config_, store_);
   t.id = store_.add_ticket(t);
 
@@ -652,8 +664,8 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       t.responsible = agent.id;
     }
     move_status(run, transition(t.status, action).to, run.text);
-    if (action == Action::Resume && type && type->next_contact_days > 0)
-      t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+    if (action == Action::Resume && next_contact_days(config_, t) > 0)
+      t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   } else if (name == "schedule") {
     if (!check_transition(run, c, Action::Schedule)) return;
     const std::string time = c.args.size() > 1 ? c.args[1] : "";
@@ -797,6 +809,12 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     }
     change(run, "stage", t.stage, move.to, run.text);
     t.stage = move.to;
+    if (options.next_contact_days >= 0) {  // the stage's own days to the next contact
+      if (options.next_contact_days > 0)
+        t.next_contact_due = clock_.now() + options.next_contact_days * 86400;
+      else
+        t.next_contact_due.reset();
+    }
     run.text_used = true;
     if (next && next->id != t.responsible) hand_over(run, *next, "");
     if (options.closes) {
@@ -868,7 +886,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     move_status(run, TicketStatus::Reopened, run.text);
     t.times_reopened += 1;
     t.closed_at.reset();
-    if (type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+    if (next_contact_days(config_, t) > 0) t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
     run.text_used = true;
     if (run.dry_run) return;
     const AgentConfig* responsible = config_.agent(t.responsible);
@@ -1039,7 +1057,7 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
     t.first_response_at = clock_.now();
     record(t.id, "first_response", "", agent.id, "", agent.id);
   }
-  if (type && type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+  if (next_contact_days(config_, t) > 0) t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   if (t.responsible.empty()) {
     record(t.id, "responsible", "", agent.id, "answered the customer", agent.id);
     t.responsible = agent.id;

@@ -907,3 +907,16 @@ TEST_CASE("a bad typed field is a problem with file and line and says what is al
     CHECK(result.problems[0].message.find(bad.says) != std::string::npos);
   }
 }
+
+TEST_CASE("a stage may carry its own days to the next contact", "[config][workflow]") {
+  auto good = load(lines({"[server]", "address = suporte@example.com.br", "[workflow.w]", "stages = a, b",
+                          "stage_b = next_contact_days:3, requires_responsible"}));
+  const auto& options = loaded(good).workflows.at("w").stage_options.at("b");
+  CHECK(options.next_contact_days == 3);
+  CHECK(options.requires_responsible);
+  auto bad = load(lines({"[server]", "address = suporte@example.com.br", "[workflow.w]", "stages = a, b",
+                         "stage_b = next_contact_days:soon"}));
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].to_string().rfind("test.ini:5: workflow.w.stage_b: ", 0) == 0);
+  CHECK(bad.problems[0].message.find("whole number of days") != std::string::npos);
+}

@@ -252,3 +252,18 @@ TEST_CASE("an analysis without a verdict or a text is refused and changes nothin
   CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "#analysis needs the analysis"));
   CHECK(fields_of(desk, p).count("analysis") == 0);
 }
+
+TEST_CASE("a stage's own days to the next contact override the type's", "[workflow][lifecycle]") {
+  Desk desk(
+      "[type.obra]\nname = Obra\nmatch_subject = obra\nassign = agent:maria\nnext_contact_days = 1\nworkflow = obra\n"
+      "[workflow.obra]\nstages = abertura, vistoria, conclusao\nstage_vistoria = next_contact_days:5\n");
+  const std::string p = desk.customer("Reforma da obra", "Vistoria.\r\n").protocol;
+  const Ticket opened = desk.ticket(p);
+  REQUIRE(opened.next_contact_due);
+  CHECK(*opened.next_contact_due == opened.opened_at + 86400);
+  desk.agent("maria", p, "#take\r\n#stage next\r\n");
+  const Ticket moved = desk.ticket(p);
+  CHECK(moved.stage == "vistoria");
+  REQUIRE(moved.next_contact_due);
+  CHECK(*moved.next_contact_due == desk.clock.now() + 5 * 86400);
+}
