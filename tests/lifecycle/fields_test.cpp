@@ -1,7 +1,7 @@
 // fields_test.cpp — the typed fields a type defines (issue 13, seeds 000 and 002-004): values
 // checked by kind, #field with history, refusals that change nothing and explain, required
 // fields to open (asked of the responsible, never refusing the customer) and to close, and the
-// fields in the templates.
+// fields in the templates; expenses, the analysis verdict and a stage's days to the next contact.
 #include <filesystem>
 #include <fstream>
 
