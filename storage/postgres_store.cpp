@@ -48,7 +48,8 @@ OutboxState outbox_state_from(const std::string& s) {
 
 ArticleKind article_kind_from(const std::string& s) {
   for (ArticleKind k : {ArticleKind::CustomerMessage, ArticleKind::AgentReply, ArticleKind::InternalNote,
-                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog})
+                        ArticleKind::Forward, ArticleKind::Solution, ArticleKind::SystemLog,
+                        ArticleKind::Analysis})
     if (s == article_kind_name(k)) return k;
   return ArticleKind::SystemLog;
 }
@@ -898,6 +899,42 @@ std::vector<std::pair<std::string, std::string>> PostgresStore::fields(TicketId 
   q.bind(ticket);
   std::vector<std::pair<std::string, std::string>> out;
   while (q.step()) out.emplace_back(q.text(0), q.text(1));
+  return out;
+}
+
+std::int64_t PostgresStore::add_expense(const Expense& e) {
+  auto q = query("INSERT INTO ticket_expenses(ticket_id, amount_cents, description, author, created_at) "
+                 "VALUES($1, $2, $3, $4, $5) RETURNING id");
+  q.bind(e.ticket_id).bind(e.amount_cents).bind(e.description).bind(e.author).bind(e.created_at);
+  return q.step() ? q.i64(0) : 0;
+}
+
+std::vector<Expense> PostgresStore::expenses(TicketId ticket) {
+  auto q = query("SELECT id, ticket_id, amount_cents, description, author, created_at FROM ticket_expenses "
+                 "WHERE ticket_id = $1 ORDER BY created_at, id");
+  q.bind(ticket);
+  std::vector<Expense> out;
+  while (q.step()) out.push_back({q.i64(0), q.i64(1), q.i64(2), q.text(3), q.text(4), q.i64(5)});
+  return out;
+}
+
+std::vector<ExpenseTotal> PostgresStore::expense_totals(Timestamp from, Timestamp to) {
+  auto q = query("SELECT t.type_id, COUNT(*), SUM(e.amount_cents)::bigint FROM ticket_expenses e JOIN tickets t "
+                 "ON t.id = e.ticket_id WHERE e.created_at >= $1 AND ($2::bigint = 0 OR e.created_at < $2::bigint) "
+                 "GROUP BY t.type_id ORDER BY t.type_id COLLATE \"C\"");
+  q.bind(from).bind(to);
+  std::vector<ExpenseTotal> out;
+  while (q.step()) out.push_back({q.text(0), q.i64(1), q.i64(2)});
+  return out;
+}
+
+std::vector<FieldCount> PostgresStore::field_counts(const std::string& name, Timestamp from, Timestamp to) {
+  auto q = query("SELECT t.type_id, f.value, COUNT(*) FROM ticket_fields f JOIN tickets t ON t.id = f.ticket_id "
+                 "WHERE f.name = $1 AND t.opened_at >= $2 AND ($3::bigint = 0 OR t.opened_at < $3::bigint) "
+                 "GROUP BY t.type_id, f.value ORDER BY t.type_id COLLATE \"C\", f.value COLLATE \"C\"");
+  q.bind(name).bind(from).bind(to);
+  std::vector<FieldCount> out;
+  while (q.step()) out.push_back({q.text(0), q.text(1), q.i64(2)});
   return out;
 }
 

@@ -87,6 +87,10 @@ class PostgresStore : public Store {
   std::vector<TicketId> links(TicketId ticket) override;
   void set_field(TicketId ticket, const std::string& name, const std::string& value) override;
   std::vector<std::pair<std::string, std::string>> fields(TicketId ticket) override;
+  std::int64_t add_expense(const Expense& expense) override;
+  std::vector<Expense> expenses(TicketId ticket) override;
+  std::vector<ExpenseTotal> expense_totals(Timestamp from, Timestamp to) override;
+  std::vector<FieldCount> field_counts(const std::string& name, Timestamp from, Timestamp to) override;
   void set_timer(TicketId ticket, const std::string& kind, Timestamp due_at) override;
   void clear_timer(TicketId ticket, const std::string& kind) override;
   std::optional<Timestamp> timer(TicketId ticket, const std::string& kind) override;

@@ -37,6 +37,7 @@ const char* article_kind_name(ArticleKind k) {
     case ArticleKind::Forward: return "forward";
     case ArticleKind::Solution: return "solution";
     case ArticleKind::SystemLog: return "system_log";
+    case ArticleKind::Analysis: return "analysis";
   }
   return "system_log";
 }

@@ -52,7 +52,7 @@ struct Ticket {
   int times_reopened = 0;
 };
 
-enum class ArticleKind { CustomerMessage, AgentReply, InternalNote, Forward, Solution, SystemLog };
+enum class ArticleKind { CustomerMessage, AgentReply, InternalNote, Forward, Solution, SystemLog, Analysis };
 const char* article_kind_name(ArticleKind k);
 
 struct Article {
@@ -160,6 +160,30 @@ struct TicketCount {
   std::string status;
   std::string type_id;
   std::string responsible;
+  std::int64_t count = 0;
+};
+
+// One expense of a ticket (migration 6).
+struct Expense {
+  std::int64_t id = 0;
+  TicketId ticket_id = 0;
+  std::int64_t amount_cents = 0;
+  std::string description;
+  std::string author;
+  Timestamp created_at = 0;
+};
+
+// The expenses of one type's tickets made in a period.
+struct ExpenseTotal {
+  std::string type_id;
+  std::int64_t count = 0;
+  std::int64_t amount_cents = 0;
+};
+
+// How many tickets of a type opened in a period have a field at one value (the analysis verdict…).
+struct FieldCount {
+  std::string type_id;
+  std::string value;
   std::int64_t count = 0;
 };
 
@@ -317,6 +341,15 @@ class Store {
   virtual std::vector<JournalCount> journal_counts() {
     throw StoreError(StoreError::Kind::Other, "journal_counts: not supported by this store");
   }
+  // ---- Expenses (migration 6)
+  virtual std::int64_t add_expense(const Expense& expense) = 0;
+  virtual std::vector<Expense> expenses(TicketId ticket) = 0;  // oldest first
+  // Expenses made in [from, to) per type of their ticket (to = 0: no upper bound), by type id.
+  virtual std::vector<ExpenseTotal> expense_totals(Timestamp from, Timestamp to) = 0;
+
+  // Tickets opened in [from, to) with the field `name` set, by type and value (to = 0: no upper bound).
+  virtual std::vector<FieldCount> field_counts(const std::string& name, Timestamp from, Timestamp to) = 0;
+
   // Tickets opened in [from, to) by status, type and responsible (to = 0: no upper bound).
   virtual std::vector<TicketCount> ticket_counts(Timestamp /*from*/, Timestamp /*to*/) {
     throw StoreError(StoreError::Kind::Other, "ticket_counts: not supported by this store");

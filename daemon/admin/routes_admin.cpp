@@ -10,6 +10,7 @@
 #include <Poco/JSON/Object.h>
 
 #include "daemon/admin/routes_tickets.h"
+#include "daemon/tickets/fields.h"
 #include "daemon/runtime.h"
 
 namespace atendd {
@@ -203,6 +204,30 @@ AdminResponse stats(AdminContext& context, const AdminRequest& request) {
   Object sla = object_of(breaches);
   sla.set("total", breach_total);
   out.set("sla_breaches", sla);
+  // Expenses made in the period, per type: how many and how much ("1234.50").
+  Object expenses;
+  std::int64_t expenses_cents = 0;
+  for (const auto& e : store.expense_totals(from, to)) {
+    Object o;
+    o.set("count", e.count);
+    o.set("amount", money_text(e.amount_cents));
+    expenses.set(e.type_id, o);
+    expenses_cents += e.amount_cents;
+  }
+  out.set("expenses_by_type", expenses);
+  out.set("expenses_total", money_text(expenses_cents));
+  // Analysis verdicts (#analysis) of the tickets opened in the period: the last one of each.
+  Object verdicts, verdicts_by_type;
+  std::map<std::string, std::int64_t> verdict_totals;
+  std::map<std::string, Object> per_type;
+  for (const auto& c : store.field_counts("analysis", from, to)) {
+    verdict_totals[c.value] += c.count;
+    per_type[c.type_id].set(c.value, c.count);
+  }
+  for (const auto& [value, count] : verdict_totals) verdicts.set(value, count);
+  for (const auto& [type_id, counts] : per_type) verdicts_by_type.set(type_id, counts);
+  out.set("analysis", verdicts);
+  out.set("analysis_by_type", verdicts_by_type);
   return json_reply(200, stringify(out));
 }
 

@@ -1,6 +1,10 @@
 // routes_tickets.cpp — see routes_tickets.h.
 #include "daemon/admin/routes_tickets.h"
 
+#include <map>
+
+#include "daemon/tickets/fields.h"
+
 #include <ctime>
 #include <sstream>
 
@@ -187,8 +191,30 @@ AdminResponse show_ticket(AdminContext& context, const std::string& protocol) {
     if (auto linked = store.ticket(id)) links.add(linked->protocol);
   out.set("links", links);
   Object fields;
-  for (const auto& [name, value] : store.fields(ticket->id)) fields.set(name, value);
+  std::map<std::string, std::string> values;
+  for (const auto& [name, value] : store.fields(ticket->id)) {
+    fields.set(name, value);
+    values[name] = value;
+  }
   out.set("fields", fields);
+  // The type's required fields still without a value (to open and to close).
+  Array missing;
+  if (const TypeConfig* type = context.config.type(ticket->type_id))
+    for (const auto& name : missing_fields(*type, values, true, true)) missing.add(name);
+  out.set("fields_missing", missing);
+  Array expenses;
+  std::int64_t expenses_total = 0;
+  for (const auto& e : store.expenses(ticket->id)) {
+    Object o;
+    o.set("amount", money_text(e.amount_cents));
+    o.set("description", e.description);
+    o.set("author", e.author);
+    o.set("at", rfc3339(e.created_at));
+    expenses.add(o);
+    expenses_total += e.amount_cents;
+  }
+  out.set("expenses", expenses);
+  out.set("expenses_total", money_text(expenses_total));
   Array history;
   for (const auto& h : store.history(ticket->id)) {
     Object o;

@@ -21,6 +21,28 @@ const char* priority_name(Priority p) {
   return "normal";
 }
 
+const char* field_kind_name(FieldKind kind) {
+  switch (kind) {
+    case FieldKind::Text:
+      return "text";
+    case FieldKind::Int:
+      return "int";
+    case FieldKind::Money:
+      return "money";
+    case FieldKind::Date:
+      return "date";
+    case FieldKind::Choice:
+      return "choice";
+  }
+  return "text";
+}
+
+const FieldSpec* TypeConfig::field(const std::string& wanted) const {
+  for (const auto& f : fields)
+    if (f.name == wanted) return &f;
+  return nullptr;
+}
+
 const TypeConfig* Config::type(const std::string& id) const {
   for (const auto& t : types) {
     if (t.id == id) return &t;

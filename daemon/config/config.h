@@ -87,6 +87,18 @@ struct AgentConfig {
 
 enum class AssignMode { None, Agent, RoundRobin, LeastLoaded };
 
+// A typed field of a type's tickets (`fields = NAME:KIND[:required_to_open|required_to_close], …`).
+enum class FieldKind { Text, Int, Money, Date, Choice };
+const char* field_kind_name(FieldKind kind);  // "text", "int", …
+
+struct FieldSpec {
+  std::string name;
+  FieldKind kind = FieldKind::Text;
+  std::vector<std::string> choices;  // for FieldKind::Choice, in order
+  bool required_to_open = false;     // asked of the responsible when the ticket opens without it
+  bool required_to_close = false;    // #solve, #close and closing stages are refused without it
+};
+
 struct TypeConfig {
   std::string id;  // NAME of [type.NAME]
   std::string name;
@@ -111,6 +123,9 @@ struct TypeConfig {
   std::string templates_dir;                   // overrides for this type; empty = none
   int auto_close_days = 0;                     // a solved ticket closes itself after N days; 0 = never
   bool allow_type_change = true;               // false: #type is refused on its tickets
+  std::vector<FieldSpec> fields;               // typed fields; empty = free-form #field NAME VALUE
+  bool expenses = false;                       // #expense AMOUNT DESCRIPTION on its tickets
+  const FieldSpec* field(const std::string& name) const;
   int order = 0;                               // position in the file: first match wins
 };
 
@@ -118,6 +133,7 @@ struct TypeConfig {
 struct StageConfig {
   bool closes = false;                 // reaching it closes the ticket (the text is the final opinion)
   bool requires_responsible = false;   // moving into it must name the next responsible
+  int next_contact_days = -1;          // overrides the type's while the ticket is in it; -1 = the type's
   std::vector<std::pair<std::string, std::string>> answers;  // a decision: answer → stage, in order
 };
 

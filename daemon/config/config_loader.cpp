@@ -307,6 +307,7 @@ class Loader {
   void read_mailbox(SectionReader& s, MailboxConfig& m);
   void read_agent(SectionReader& s, AgentConfig& a);
   void read_type(SectionReader& s, TypeConfig& t);
+  void read_fields(SectionReader& s, TypeConfig& t);
   void read_workflow(SectionReader& s, WorkflowConfig& w);
   void read_channel(SectionReader& s, ChannelConfig& c);
   void read_admin_tokens(SectionReader& s, const std::string& path, std::vector<AdminToken>& out);
@@ -671,7 +672,87 @@ void Loader::read_type(SectionReader& s, TypeConfig& t) {
   s.path("templates_dir", t.templates_dir, PathKind::Directory);
   s.integer("auto_close_days", t.auto_close_days, 0);
   s.boolean("allow_type_change", t.allow_type_change);
+  read_fields(s, t);
+  s.boolean("expenses", t.expenses);
   s.finish();
+}
+
+// fields = NAME:KIND[:required_to_open|:required_to_close], … with KIND text, int, money, date or
+// choice(A|B|…).
+void Loader::read_fields(SectionReader& s, TypeConfig& t) {
+  std::string value;
+  if (!s.text("fields", value)) return;
+  std::set<std::string> seen;
+  std::string_view rest = value;
+  while (!rest.empty()) {
+    const auto comma = rest.find(',');
+    const std::string item(trim(rest.substr(0, comma)));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (item.empty()) continue;
+    std::vector<std::string> parts;
+    std::string_view left = item;
+    while (true) {
+      const auto colon = left.find(':');
+      parts.emplace_back(trim(left.substr(0, colon)));
+      if (colon == std::string_view::npos) break;
+      left = left.substr(colon + 1);
+    }
+    const std::string where = shown(item) + ": ";
+    if (parts.size() < 2 || parts.size() > 3) {
+      s.problem("fields", where + "write NAME:KIND or NAME:KIND:required_to_open|required_to_close");
+      continue;
+    }
+    FieldSpec f;
+    f.name = parts[0];
+    if (!is_name(f.name)) {
+      s.problem("fields", where + shown(f.name) + " is not a field name (letters, digits, '_' or '-')");
+      continue;
+    }
+    if (!seen.insert(f.name).second) {
+      s.problem("fields", where + "the field " + f.name + " is listed twice");
+      continue;
+    }
+    const std::string& kind = parts[1];
+    if (kind == "text") {
+      f.kind = FieldKind::Text;
+    } else if (kind == "int") {
+      f.kind = FieldKind::Int;
+    } else if (kind == "money") {
+      f.kind = FieldKind::Money;
+    } else if (kind == "date") {
+      f.kind = FieldKind::Date;
+    } else if (kind.rfind("choice(", 0) == 0 && kind.size() >= 8 && kind.back() == ')') {
+      f.kind = FieldKind::Choice;
+      std::string_view options = std::string_view(kind).substr(7, kind.size() - 8);
+      bool good = true;
+      while (true) {
+        const auto bar = options.find('|');
+        const std::string option(trim(options.substr(0, bar)));
+        if (option.empty()) good = false;
+        f.choices.push_back(option);
+        if (bar == std::string_view::npos) break;
+        options = options.substr(bar + 1);
+      }
+      if (!good) {
+        s.problem("fields", where + "a choice needs its options: choice(A|B|C), none empty");
+        continue;
+      }
+    } else {
+      s.problem("fields", where + shown(kind) + " is not a kind (text, int, money, date, choice(A|B|…))");
+      continue;
+    }
+    if (parts.size() == 3) {
+      if (parts[2] == "required_to_open") {
+        f.required_to_open = true;
+      } else if (parts[2] == "required_to_close") {
+        f.required_to_close = true;
+      } else {
+        s.problem("fields", where + shown(parts[2]) + " is not required_to_open or required_to_close");
+        continue;
+      }
+    }
+    t.fields.push_back(std::move(f));
+  }
 }
 
 void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
@@ -723,8 +804,16 @@ void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
         options.closes = true;
       } else if (flag == "requires_responsible") {
         options.requires_responsible = true;
+      } else if (flag.rfind("next_contact_days:", 0) == 0) {
+        const std::string days(trim(std::string_view(flag).substr(18)));
+        if (days.empty() || days.size() > 4 || !std::all_of(days.begin(), days.end(), [](char c) {
+              return std::isdigit(static_cast<unsigned char>(c)) != 0;
+            }))
+          s.problem(k, shown(flag) + ": next_contact_days:N takes a whole number of days from 0 to 9999");
+        else
+          options.next_contact_days = std::stoi(days);
       } else {
-        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|decision: ANSWER -> STAGE, …");
+        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|next_contact_days:N|decision: ANSWER -> STAGE, …");
       }
     }
     if (options.closes && !options.answers.empty())

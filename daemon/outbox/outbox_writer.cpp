@@ -80,6 +80,12 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
   ticket_data.set("opened_at", format_date_for(server.locale, ticket.opened_at));
   ticket_data.set("responsible_name", responsible ? responsible->name : "");
   context.set("ticket", ticket_data);
+  // {{fields.NAME}}: the type's fields (empty when not set) and any other field of the ticket.
+  mustache::data fields_data;
+  if (type)
+    for (const auto& field : type->fields) fields_data.set(field.name, "");
+  for (const auto& [name, value] : store_.fields(ticket.id)) fields_data.set(name, value);
+  context.set("fields", fields_data);
   mustache::data customer_data;
   customer_data.set("name", customer.name);
   customer_data.set("address", customer.address);

@@ -26,6 +26,8 @@ const Spec kSpecs[] = {
     {"priority", 1, 1, false, "#priority urgent|high|normal|low"},
     {"type", 1, 1, false, "#type TYPE"},
     {"field", 2, 2, true, "#field NAME VALUE"},
+    {"expense", 2, 2, true, "#expense AMOUNT DESCRIPTION"},
+    {"analysis", 1, 2, true, "#analysis valid|invalid|partial [TEXT]"},
     {"stage", 1, 2, false, "#stage next|STAGE|ANSWER [AGENT]"},
     {"solve", 0, 0, false, "#solve"},
     {"close", 0, 0, false, "#close"},

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <ctime>
+#include <map>
 #include <stdexcept>
 
 #include <Poco/RandomStream.h>
@@ -11,6 +12,7 @@
 
 #include "daemon/outbox/renderer.h"
 #include "daemon/tickets/assignment.h"
+#include "daemon/tickets/fields.h"
 #include "daemon/tickets/protocol.h"
 #include "daemon/tickets/workflow.h"
 
@@ -51,6 +53,18 @@ std::string safe_filename(const std::string& name) {
   return out.empty() ? "attachment" : out;
 }
 
+namespace {
+
+// Days to the next contact of a ticket: its stage's when the stage sets them, else its type's.
+int next_contact_days(const Config& config, const Ticket& ticket) {
+  const StageConfig& stage = stage_options(workflow_of(config, ticket.type_id), ticket.stage);
+  if (stage.next_contact_days >= 0) return stage.next_contact_days;
+  const TypeConfig* type = config.type(ticket.type_id);
+  return type ? type->next_contact_days : 0;
+}
+
+}  // namespace
+
 Engine::Engine(Store& store, const Config& config, const Clock& clock)
     : store_(store), config_(config), clock_(clock) {}
 
@@ -76,8 +90,8 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.mailbox = message.mailbox;
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
-  if (type.next_contact_days > 0) t.next_contact_due = now + type.next_contact_days * 86400;
   t.stage = workflow_of(config_, type.id).stages.front();
+  if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
   t.responsible = assign_responsible(type, config_, store_);
   t.id = store_.add_ticket(t);
 
@@ -118,6 +132,24 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
     opening.text = parsed.text;
     opened.mails.push_back(opening);
   }
+  // A customer's mail is never refused for our bookkeeping: the fields the type requires to open
+  // are asked of the responsible.
+  const auto missing = missing_fields(type, {}, true, false);
+  std::string ask;
+  if (!missing.empty()) {
+    for (const auto& field : missing) {
+      const FieldSpec* spec = type.field(field);
+      TypeConfig one;
+      one.fields.push_back(*spec);
+      ask += "\n    #field " + field + " VALUE   (" + describe_fields(one) + ")";
+    }
+    ask = "Informe / please provide the required field" + std::string(missing.size() > 1 ? "s:" : ":") + ask;
+    std::string names;
+    for (const auto& field : missing) names += (names.empty() ? "" : ", ") + field;
+    record(t.id, "fields_missing", "", names,
+           t.responsible.empty() ? "required to open; nobody is responsible yet to ask"
+                                 : "required to open; asked of " + t.responsible);
+  }
   if (const AgentConfig* agent = config_.agent(t.responsible)) {
     OutgoingMail forward;
     forward.template_name = "forward";
@@ -126,6 +158,7 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
     forward.to.push_back({agent->email, agent->name});
     forward.include_attachments = true;
     forward.text = parsed.text;
+    forward.justification = ask;
     opened.mails.push_back(forward);
   }
   if (!type.watchers.empty()) {
@@ -385,6 +418,7 @@ struct Engine::CommandRun {
   bool names_responsible = false;   // the message has #assign or #forward
   bool text_used = false;           // a command took the text (not relayed)
   std::vector<std::string> answers; // canned answers (#answer), rendered
+  std::map<std::string, std::string> fields;  // the ticket's fields as the commands so far left them
 };
 
 std::string Engine::format_date(Timestamp at, bool with_time) const {
@@ -556,6 +590,19 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     return false;
   };
   const TypeConfig* type = config_.type(t.type_id);
+  // The type's required fields (to open and to close) must all have a value before the ticket
+  // is solved or closed.
+  auto fields_complete = [&](const std::string& becoming) {
+    if (!type) return true;
+    const auto missing = missing_fields(*type, run.fields, true, true);
+    if (missing.empty()) return true;
+    std::string how;
+    for (const auto& field : missing) how += (how.empty() ? "" : ", ") + ("#field " + field + " VALUE");
+    fail("the ticket cannot be " + becoming + " without the required field" + (missing.size() > 1 ? "s " : " ") +
+         joined(missing, ", ") + ": write " + how + " first (fields of " + type->id + ": " + describe_fields(*type) +
+         ")");
+    return false;
+  };
 
   if (name == "take") {
     if (!check_transition(run, c, Action::Take)) return;
@@ -617,8 +664,8 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       t.responsible = agent.id;
     }
     move_status(run, transition(t.status, action).to, run.text);
-    if (action == Action::Resume && type && type->next_contact_days > 0)
-      t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+    if (action == Action::Resume && next_contact_days(config_, t) > 0)
+      t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   } else if (name == "schedule") {
     if (!check_transition(run, c, Action::Schedule)) return;
     const std::string time = c.args.size() > 1 ? c.args[1] : "";
@@ -685,12 +732,61 @@ void Engine::run_command(CommandRun& run, const Command& c) {
   } else if (name == "field") {
     if (!is_field_name(arg)) return fail("\"" + arg + "\" is not a field name (letters, digits, '_' or '-')");
     if (!check_transition(run, c, Action::Field)) return;
-    std::string old;
-    for (const auto& [field, value] : store_.fields(t.id))
-      if (field == arg) old = value;
-    if (old == c.args[1]) return;
-    change(run, "field." + arg, old, c.args[1], run.text);
-    if (!run.dry_run) store_.set_field(t.id, arg, c.args[1]);
+    std::string value = c.args[1];
+    if (type && !type->fields.empty()) {
+      const FieldSpec* spec = type->field(arg);
+      if (!spec)
+        return fail("the type " + type->id + " has no field \"" + arg + "\"; its fields: " + describe_fields(*type));
+      const FieldValue checked = check_field_value(*spec, value);
+      if (!checked.ok) return fail(checked.error);
+      value = checked.value;
+    }
+    const std::string old = run.fields.count(arg) ? run.fields[arg] : "";
+    if (old == value) return;
+    change(run, "field." + arg, old, value, run.text);
+    run.fields[arg] = value;
+    if (!run.dry_run) store_.set_field(t.id, arg, value);
+  } else if (name == "expense") {
+    if (!type || !type->expenses)
+      return fail("the type " + t.type_id + " does not record expenses (expenses = true in its [type." + t.type_id +
+                  "])");
+    if (!check_transition(run, c, Action::Expense)) return;
+    FieldSpec money;
+    money.name = "AMOUNT";
+    money.kind = FieldKind::Money;
+    const FieldValue amount = check_field_value(money, arg);
+    if (!amount.ok) return fail(amount.error);
+    const std::string description = c.args[1];
+    const std::int64_t cents = std::stoll(amount.value.substr(0, amount.value.size() - 3)) * 100 +
+                               std::stoll(amount.value.substr(amount.value.size() - 2));
+    if (cents == 0) return fail("an expense of 0 is no expense");
+    change(run, "expense", "", amount.value + " " + description, run.text);
+    if (run.dry_run) return;
+    store_.add_expense({0, t.id, cents, description, agent.id, clock_.now()});
+  } else if (name == "analysis") {
+    // An internal analysis article with its verdict; the last verdict is the ticket's (field
+    // "analysis"). Its text is the rest of the line and the text below (which a #forward on the
+    // same mail takes as its justification too); never relayed to the customer.
+    const std::string verdict = lower(arg);
+    const char* words = verdict == "valid"     ? "Procedente / valid"
+                        : verdict == "invalid" ? "Improcedente / invalid"
+                        : verdict == "partial" ? "Análise parcial / partial analysis"
+                                               : nullptr;
+    if (!words)
+      return fail("\"" + arg + "\" is not a verdict: valid (procedente), invalid (improcedente) or partial "
+                  "(análise parcial)");
+    if (!check_transition(run, c, Action::Analysis)) return;
+    std::string text = c.args.size() > 1 ? c.args[1] : "";
+    if (text.empty() && !need_text("the analysis (on its line or below)")) return;
+    if (!run.text.empty()) text += (text.empty() ? "" : "\n\n") + run.text;
+    run.text_used = true;
+    const std::string old = run.fields.count("analysis") ? run.fields["analysis"] : "";
+    change(run, "analysis", old, verdict, text);
+    run.fields["analysis"] = verdict;
+    if (run.dry_run) return;
+    run.articles.push_back(
+        add_article(run.message, t, ArticleKind::Analysis, agent.id, std::string("Análise: ") + words + "\n\n" + text));
+    store_.set_field(t.id, "analysis", verdict);
   } else if (name == "stage") {
     if (!check_transition(run, c, Action::Stage)) return;
     const WorkflowConfig& workflow = workflow_of(config_, t.type_id);
@@ -709,9 +805,16 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       if (!need_text("the final opinion (stage " + move.to + " closes the ticket)")) return;
       const Transition closing = transition(t.status, Action::Close);
       if (!closing.allowed) return fail("stage " + move.to + " closes the ticket, but " + closing.refusal);
+      if (!fields_complete("closed (stage " + move.to + " closes it)")) return;
     }
     change(run, "stage", t.stage, move.to, run.text);
     t.stage = move.to;
+    if (options.next_contact_days >= 0) {  // the stage's own days to the next contact
+      if (options.next_contact_days > 0)
+        t.next_contact_due = clock_.now() + options.next_contact_days * 86400;
+      else
+        t.next_contact_due.reset();
+    }
     run.text_used = true;
     if (next && next->id != t.responsible) hand_over(run, *next, "");
     if (options.closes) {
@@ -723,7 +826,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       }
     }
   } else if (name == "solve") {
-    if (!check_transition(run, c, Action::Solve) || !need_text("the solution")) return;
+    if (!check_transition(run, c, Action::Solve) || !need_text("the solution") || !fields_complete("solved")) return;
     move_status(run, TicketStatus::Solved, "");
     run.text_used = true;
     if (run.dry_run) return;
@@ -751,7 +854,9 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     mail.in_reply_to = last_customer_message_id(t);
     run.mails.push_back(mail);
   } else if (name == "close") {
-    if (!check_transition(run, c, Action::Close) || !need_text("the final opinion (parecer)")) return;
+    if (!check_transition(run, c, Action::Close) || !need_text("the final opinion (parecer)") ||
+        !fields_complete("closed"))
+      return;
     const std::string stage = closing_stage(workflow_of(config_, t.type_id), t.stage);
     if (!stage.empty() && stage != t.stage) {
       change(run, "stage", t.stage, stage, "#close");
@@ -781,7 +886,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     move_status(run, TicketStatus::Reopened, run.text);
     t.times_reopened += 1;
     t.closed_at.reset();
-    if (type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+    if (next_contact_days(config_, t) > 0) t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
     run.text_used = true;
     if (run.dry_run) return;
     const AgentConfig* responsible = config_.agent(t.responsible);
@@ -907,6 +1012,7 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
   if (begins_with_command(text)) {
     const CommandLines lines = read_commands(text);
     CommandRun check(message, agent, lines.commands, lines.text, current, true);
+    for (const auto& [field, value] : store_.fields(current.id)) check.fields[field] = value;
     if (lines.errors.empty())
       for (const auto& command : lines.commands) run_command(check, command);
     std::vector<std::string> errors = lines.errors;
@@ -914,6 +1020,7 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
     if (!errors.empty()) return refuse(message, current, agent, errors, text);
 
     CommandRun run(message, agent, lines.commands, lines.text, current, false);
+    for (const auto& [field, value] : store_.fields(current.id)) run.fields[field] = value;
     for (const auto& command : lines.commands) run_command(run, command);
     if (!run.errors.empty())  // the check above said otherwise: roll the whole message back
       throw std::runtime_error("commands failed after their check: " + joined(run.errors, "; "));
@@ -950,7 +1057,7 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
     t.first_response_at = clock_.now();
     record(t.id, "first_response", "", agent.id, "", agent.id);
   }
-  if (type && type->next_contact_days > 0) t.next_contact_due = clock_.now() + type->next_contact_days * 86400;
+  if (next_contact_days(config_, t) > 0) t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   if (t.responsible.empty()) {
     record(t.id, "responsible", "", agent.id, "answered the customer", agent.id);
     t.responsible = agent.id;

@@ -56,6 +56,8 @@ const Row kTable[] = {
   {Action::Priority, "#priority", "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
   {Action::Type,     "#type",     "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
   {Action::Field,    "#field",    "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
+  {Action::Expense,  "#expense",  "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
+  {Action::Analysis, "#analysis", "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
   {Action::Stage,    "#stage",    "",                 {K,             K,             K,                K,                   K,             K,             No(kIsClosed),  K,             No(kIsCancelled)}},
   {Action::Solve,    "#solve",    "solution",         {To(kSolved),   To(kSolved),   To(kSolved),      To(kSolved),         To(kSolved),   No("the ticket is already solved"),
                                                                                                                                                           No(kIsClosed),  To(kSolved),   No(kIsCancelled)}},

@@ -14,7 +14,7 @@ namespace atendd {
 enum class Action {
   // Agents' commands (commands.h).
   Take, Assign, Forward, Note, Pause /* #status waiting_third_party */, Resume /* #status in_progress */,
-  Schedule, Priority, Type, Field, Stage, Solve, Close, Cancel, Reopen, Watch, Unwatch, Answer, Link, Level,
+  Schedule, Priority, Type, Field, Expense, Analysis, Stage, Solve, Close, Cancel, Reopen, Watch, Unwatch, Answer, Link, Level,
   // Events.
   CustomerReply,   // the customer wrote in the ticket (a closed one only inside the reopening window)
   AgentReply,      // an agent's plain answer, relayed to the customer

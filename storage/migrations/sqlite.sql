@@ -234,3 +234,16 @@ WHEN OLD.status NOT IN ('solved', 'closed', 'cancelled')
 BEGIN
   UPDATE agent_load SET open_tickets = open_tickets - 1 WHERE responsible = OLD.responsible;
 END;
+
+-- migration 7
+-- Expenses of a ticket (#expense AMOUNT DESCRIPTION on types with expenses = true), in cents.
+CREATE TABLE ticket_expenses (
+  id INTEGER PRIMARY KEY,
+  ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+  amount_cents INTEGER NOT NULL,
+  description TEXT NOT NULL,
+  author TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX ticket_expenses_ticket ON ticket_expenses(ticket_id);
+CREATE INDEX ticket_expenses_created ON ticket_expenses(created_at);

@@ -857,3 +857,66 @@ TEST_CASE("bad stage options are problems with their line and key", "[config][wo
   CHECK(has_problem(result, 7, "workflow.w.stage_b", "not a stage of this workflow"));
   CHECK(has_problem(result, 8, "workflow.w.auto_close_days", "unknown key"));
 }
+
+TEST_CASE("typed fields are read with their kind and when they are required", "[config][fields]") {
+  auto result = load(lines({"[server]", "address = suporte@example.com.br", "[type.garantia]",
+                            "fields = product:text:required_to_close, invoice:text, quantity:int, indemnity:money, "
+                            "bought:date, channel:choice(phone|email|whatsapp|portal):required_to_open"}));
+  const Config& c = loaded(result);
+  const auto& fields = c.types.at(0).fields;
+  REQUIRE(fields.size() == 6);
+  CHECK(fields[0].name == "product");
+  CHECK(fields[0].kind == FieldKind::Text);
+  CHECK(fields[0].required_to_close);
+  CHECK_FALSE(fields[0].required_to_open);
+  CHECK(fields[2].kind == FieldKind::Int);
+  CHECK(fields[3].kind == FieldKind::Money);
+  CHECK(fields[4].kind == FieldKind::Date);
+  CHECK(fields[5].kind == FieldKind::Choice);
+  CHECK(fields[5].choices == std::vector<std::string>{"phone", "email", "whatsapp", "portal"});
+  CHECK(fields[5].required_to_open);
+  CHECK(c.types.at(0).field("quantity") == &fields[2]);
+  CHECK(c.types.at(0).field("nothing") == nullptr);
+  CHECK_FALSE(c.types.at(0).expenses);
+  auto with = load(lines({"[server]", "address = suporte@example.com.br", "[type.garantia]", "expenses = true"}));
+  CHECK(loaded(with).types.at(0).expenses);
+}
+
+TEST_CASE("a bad typed field is a problem with file and line and says what is allowed", "[config][fields]") {
+  struct Case {
+    const char* value;
+    const char* says;
+  };
+  const Case cases[] = {
+      {"product:blob", "is not a kind (text, int, money, date, choice(A|B|…))"},
+      {"product", "write NAME:KIND"},
+      {"product:text:always", "is not required_to_open or required_to_close"},
+      {"channel:choice()", "a choice needs its options"},
+      {"channel:choice(a||b)", "a choice needs its options"},
+      {"product:text, product:int", "the field product is listed twice"},
+      {"pro duct:text", "is not a field name"},
+  };
+  for (const Case& bad : cases) {
+    INFO(bad.value);
+    const std::string text = lines({"[server]", "address = suporte@example.com.br", "[type.garantia]"}) +
+                              "fields = " + bad.value + "\n";
+    auto result = load(text);
+    REQUIRE(result.problems.size() == 1);
+    CHECK(result.problems[0].line == 4);
+    CHECK(result.problems[0].to_string().rfind("test.ini:4: type.garantia.fields: ", 0) == 0);
+    CHECK(result.problems[0].message.find(bad.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("a stage may carry its own days to the next contact", "[config][workflow]") {
+  auto good = load(lines({"[server]", "address = suporte@example.com.br", "[workflow.w]", "stages = a, b",
+                          "stage_b = next_contact_days:3, requires_responsible"}));
+  const auto& options = loaded(good).workflows.at("w").stage_options.at("b");
+  CHECK(options.next_contact_days == 3);
+  CHECK(options.requires_responsible);
+  auto bad = load(lines({"[server]", "address = suporte@example.com.br", "[workflow.w]", "stages = a, b",
+                         "stage_b = next_contact_days:soon"}));
+  REQUIRE(bad.problems.size() == 1);
+  CHECK(bad.problems[0].to_string().rfind("test.ini:5: workflow.w.stage_b: ", 0) == 0);
+  CHECK(bad.problems[0].message.find("whole number of days") != std::string::npos);
+}

@@ -705,3 +705,55 @@ TEST_CASE("the postgresql URL takes the password from a file and keeps the other
     CHECK(std::string(e.what()).find("password") != std::string::npos);
   }
 }
+
+TEST_CASE("expenses of a ticket are listed oldest first and summed per type and period", "[store][expenses]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket t = sample_ticket(*store, "20261124000031");
+  Ticket other;
+  other.protocol = "20261124000032";
+  other.type_id = "garantia";
+  other.contact_id = t.contact_id;
+  other.reply_token = "token-other";
+  other.opened_at = 1000;
+  other.id = store->add_ticket(other);
+  store->add_expense({0, t.id, 1250, "Taxi", "maria", 200});
+  store->add_expense({0, t.id, 9990, "Peca", "joao", 100});
+  store->add_expense({0, other.id, 500, "Correio", "maria", 300});
+  store->add_expense({0, other.id, 700, "Fora do periodo", "maria", 5000});
+  const auto listed = store->expenses(t.id);
+  REQUIRE(listed.size() == 2);
+  CHECK(listed[0].description == "Peca");
+  CHECK(listed[0].amount_cents == 9990);
+  CHECK(listed[0].author == "joao");
+  CHECK(listed[1].created_at == 200);
+  const auto totals = store->expense_totals(0, 1000);
+  REQUIRE(totals.size() == 2);
+  CHECK(totals[0].type_id == "garantia");
+  CHECK(totals[0].count == 1);
+  CHECK(totals[0].amount_cents == 500);
+  CHECK(totals[1].type_id == "geral");
+  CHECK(totals[1].count == 2);
+  CHECK(totals[1].amount_cents == 11240);
+  CHECK(store->expense_totals(1000, 0).at(0).amount_cents == 700);
+}
+
+TEST_CASE("a field's values are counted per type over the tickets opened in a period", "[store][analysis]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Ticket a = sample_ticket(*store, "20261124000041");
+  const Ticket b = sample_ticket(*store, "20261124000042");
+  const Ticket c = sample_ticket(*store, "20261124000043");
+  store->set_field(a.id, "analysis", "valid");
+  store->set_field(b.id, "analysis", "valid");
+  store->set_field(c.id, "analysis", "partial");
+  store->set_field(c.id, "product", "X");
+  const auto counts = store->field_counts("analysis", 0, 0);
+  REQUIRE(counts.size() == 2);
+  CHECK(counts[0].type_id == "geral");
+  CHECK(counts[0].value == "partial");
+  CHECK(counts[0].count == 1);
+  CHECK(counts[1].value == "valid");
+  CHECK(counts[1].count == 2);
+  CHECK(store->field_counts("analysis", 2000, 0).empty());  // opened at 1000
+}

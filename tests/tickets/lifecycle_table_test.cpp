@@ -21,6 +21,7 @@ const std::string kConfig =
     "[agent.pedro]\nemail = pedro@example.com\nname = Pedro Lima\ndepartment = suporte\nlevel = 1\n"
     "[agent.joao]\nemail = joao@example.com\nname = Joao Alves\ndepartment = vendas\nlevel = 1\n"
     "[type.geral]\nname = Geral\ndepartment = suporte\nassign = agent:pedro\nreopen_days = 30\nauto_close_days = 3\n"
+    "expenses = true\n"
     "first_response_hours = 4\nwatchers = gerente@example.com\n"
     "[type.outro]\nname = Outro\n";
 
@@ -67,6 +68,8 @@ std::string command_for(Action action, const std::string& other_protocol) {
     case Action::Priority: return "#priority urgent";
     case Action::Type: return "#type outro";
     case Action::Field: return "#field pedido 4521";
+    case Action::Expense: return "#expense 12,50 Taxi ao cliente";
+    case Action::Analysis: return "#analysis partial Motor queimado";
     case Action::Stage: return "#stage next";
     case Action::Solve: return "#solve";
     case Action::Close: return "#close";
@@ -91,7 +94,7 @@ std::set<std::string> templates_of(const std::vector<OutgoingMail>& mails) {
 
 TEST_CASE("every action of the lifecycle table has a name and every refusal a reason", "[lifecycle][table]") {
   CHECK(all_statuses().size() == 9);
-  CHECK(all_actions().size() == 25);
+  CHECK(all_actions().size() == 27);
   for (Action action : all_actions()) {
     CHECK(std::string(action_name(action)).size() > 0);
     for (TicketStatus status : all_statuses()) {
