@@ -601,15 +601,21 @@ std::int64_t SqliteStore::add_outbox(const OutboxMail& m) {
 }
 
 std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, int lease_seconds) {
-  // BEGIN IMMEDIATE makes the select-and-mark atomic against other processes.
+  // channel = '': mails for messaging channels are the channel sender's (migration 4).
+  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND ((state = 'pending' AND "
+                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
+                      "LIMIT ?",
+                      now, limit, lease_seconds);
+}
+
+// Selects the due mails with `select_due` and leases them, atomically: BEGIN IMMEDIATE makes the
+// select-and-mark one step against other processes.
+std::vector<OutboxMail> SqliteStore::claim_outbox(const char* select_due, Timestamp now, int limit, int lease_seconds) {
   const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
   if (own_transaction) exec("BEGIN IMMEDIATE");
   std::vector<OutboxMail> out;
   try {
-    // channel = '': mails for messaging channels are the channel sender's (migration 4).
-    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND ((state = 'pending' AND "
-                   "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
-                   "LIMIT ?");
+    auto q = query(select_due);
     q.bind(now).bind(now).bind(limit);
     while (q.step()) out.push_back(outbox_row(q));
     for (auto& m : out) {
@@ -843,28 +849,10 @@ bool SqliteStore::retry_outbox(std::int64_t id, Timestamp now) {
 }
 
 std::vector<OutboxMail> SqliteStore::claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) {
-  const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
-  if (own_transaction) exec("BEGIN IMMEDIATE");
-  std::vector<OutboxMail> out;
-  try {
-    auto q = query("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND ((state = 'pending' AND "
-                   "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
-                   "LIMIT ?");
-    q.bind(now).bind(now).bind(limit);
-    while (q.step()) out.push_back(outbox_row(q));
-    for (auto& m : out) {
-      query("UPDATE outbox SET state = 'sending', lease_until = ?, attempts = attempts + 1 WHERE id = ?")
-          .bind(now + lease_seconds).bind(m.id)
-          .run();
-      m.state = OutboxState::Sending;
-      m.attempts += 1;
-    }
-    if (own_transaction) exec("COMMIT");
-  } catch (...) {
-    if (own_transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
-  }
-  return out;
+  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND ((state = 'pending' AND "
+                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
+                      "LIMIT ?",
+                      now, limit, lease_seconds);
 }
 
 std::vector<JournalCount> SqliteStore::journal_counts() {

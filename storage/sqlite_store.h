@@ -116,6 +116,7 @@ class SqliteStore : public Store {
 
  private:
   Query query(const char* sql);
+  std::vector<OutboxMail> claim_outbox(const char* select_due, Timestamp now, int limit, int lease_seconds);
   void exec(const char* sql);
   void migrate();
 

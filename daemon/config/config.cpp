@@ -55,6 +55,23 @@ const AgentConfig* Config::agent(const std::string& id) const {
   return found == agents.end() ? nullptr : &found->second;
 }
 
+std::string ServerConfig::reply_token_of(const std::string& address) const {
+  const std::string pattern = Poco::toLower(reply_address);
+  const auto placeholder = pattern.find("{token}");
+  if (placeholder == std::string::npos) return "";
+  const std::string a = Poco::toLower(address);
+  const std::string prefix = pattern.substr(0, placeholder), suffix = pattern.substr(placeholder + 7);
+  if (a.size() <= prefix.size() + suffix.size()) return "";
+  if (a.compare(0, prefix.size(), prefix) != 0) return "";
+  if (a.compare(a.size() - suffix.size(), suffix.size(), suffix) != 0) return "";
+  return a.substr(prefix.size(), a.size() - prefix.size() - suffix.size());
+}
+
+bool ServerConfig::is_our_address(const std::string& address) const {
+  if (address.empty()) return false;
+  return Poco::icompare(address, this->address) == 0 || !reply_token_of(address).empty();
+}
+
 const AgentConfig* Config::agent_by_email(const std::string& address) const {
   for (const auto& [id, agent] : agents) {
     if (Poco::icompare(agent.email, address) == 0) return &agent;

@@ -39,6 +39,12 @@ struct ServerConfig {
   std::string trusted_authserv_id;
   int auto_reply_limit = 10;           // automatic mails to one address per hour; 0 = no limit
   std::string log_level = "information";
+
+  // The token of one of our per-ticket reply addresses ("suporte+TOKEN@…" → "TOKEN", compared
+  // case-insensitively, lower case out); "" when `address` is not one.
+  std::string reply_token_of(const std::string& address) const;
+  // Our own address or one of our reply addresses: mail from there is our own coming back.
+  bool is_our_address(const std::string& address) const;
 };
 
 enum class SmtpTls { None, StartTls, Tls };

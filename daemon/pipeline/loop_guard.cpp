@@ -12,20 +12,6 @@ std::string local_part(const std::string& address) {
   return Poco::toLower(at == std::string::npos ? address : address.substr(0, at));
 }
 
-// Our own addresses: the server's, its per-ticket reply address pattern, and the agents' are not
-// ours (agents write to us), so only the server's count.
-bool is_our_address(const std::string& address, const ServerConfig& server) {
-  const std::string a = Poco::toLower(address);
-  if (a.empty()) return false;
-  if (a == Poco::toLower(server.address)) return true;
-  const std::string reply = Poco::toLower(server.reply_address);
-  const auto token = reply.find("{token}");
-  if (token == std::string::npos) return false;
-  const std::string prefix = reply.substr(0, token), suffix = reply.substr(token + 7);
-  return a.size() > prefix.size() + suffix.size() && a.compare(0, prefix.size(), prefix) == 0 &&
-         a.compare(a.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 }  // namespace
 
 LoopVerdict check_loops(const ParsedMessage& message, const Config& config) {
@@ -38,7 +24,7 @@ LoopVerdict check_loops(const ParsedMessage& message, const Config& config) {
       return verdict;
     }
   }
-  if (is_our_address(message.from.address, config.server)) {
+  if (config.server.is_our_address(message.from.address)) {
     verdict.ignore = true;
     verdict.may_auto_answer = false;
     verdict.reason = "loop: sent from our own address " + message.from.address;

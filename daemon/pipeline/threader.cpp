@@ -56,21 +56,14 @@ std::optional<Ticket> Threader::by_references(const ParsedMessage& message) cons
 }
 
 std::string Threader::token_in(const ParsedMessage& message) const {
-  const std::string pattern = lower(config_.server.reply_address);
-  const auto placeholder = pattern.find("{token}");
-  if (placeholder == std::string::npos) return "";
-  const std::string prefix = pattern.substr(0, placeholder), suffix = pattern.substr(placeholder + 7);
   std::vector<std::string> recipients;
   for (const auto* list : {&message.to, &message.cc})
-    for (const auto& a : *list) recipients.push_back(lower(a.address));
+    for (const auto& a : *list) recipients.push_back(a.address);
   for (const char* header : {"Delivered-To", "X-Original-To", "Envelope-To"})
-    for (const auto& value : message.headers_named(header)) recipients.push_back(lower(Poco::trim(value)));
+    for (const auto& value : message.headers_named(header)) recipients.push_back(Poco::trim(value));
   for (auto& r : recipients) {
     if (!r.empty() && r.front() == '<' && r.back() == '>') r = r.substr(1, r.size() - 2);
-    if (r.size() <= prefix.size() + suffix.size()) continue;
-    if (r.compare(0, prefix.size(), prefix) != 0) continue;
-    if (r.compare(r.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
-    const std::string token = r.substr(prefix.size(), r.size() - prefix.size() - suffix.size());
+    const std::string token = config_.server.reply_token_of(r);
     if (!token.empty() && std::all_of(token.begin(), token.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); }))
       return token;
   }

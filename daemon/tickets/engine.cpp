@@ -226,21 +226,10 @@ bool Engine::within_auto_reply_limit(const std::string& address) {
   return store_.count_event("auto_reply:" + address, hour) <= config_.server.auto_reply_limit;
 }
 
-bool Engine::is_ours(const std::string& address) const {
-  const std::string a = Poco::toLower(address);
-  if (a == Poco::toLower(config_.server.address)) return true;
-  const std::string pattern = Poco::toLower(config_.server.reply_address);
-  const auto token = pattern.find("{token}");
-  if (token == std::string::npos) return false;
-  const std::string prefix = pattern.substr(0, token), suffix = pattern.substr(token + 7);
-  return a.size() >= prefix.size() + suffix.size() && a.compare(0, prefix.size(), prefix) == 0 &&
-         a.compare(a.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 void Engine::add_cc_watchers(const ParsedMessage& parsed, const Ticket& ticket, const std::string& contact) {
   for (const auto& cc : parsed.cc) {
     const std::string address = Poco::toLower(cc.address);
-    if (!is_usable_address(address) || address == contact || is_ours(address) || config_.agent_by_email(address))
+    if (!is_usable_address(address) || address == contact || config_.server.is_our_address(address) || config_.agent_by_email(address))
       continue;
     const auto existing = store_.watchers(ticket.id);
     if (std::find(existing.begin(), existing.end(), address) != existing.end()) continue;
@@ -907,7 +896,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     const auto watchers = store_.watchers(t.id);
     const bool watching = std::find(watchers.begin(), watchers.end(), address) != watchers.end();
     if (name == "watch") {
-      if (is_ours(address)) return fail(address + " is one of our own addresses");
+      if (config_.server.is_our_address(address)) return fail(address + " is one of our own addresses");
       if (watching) return fail(address + " already watches the ticket");
       change(run, "watcher_added", "", address, run.text);
       if (!run.dry_run) store_.add_watcher(t.id, address);

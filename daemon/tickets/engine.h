@@ -131,7 +131,6 @@ class Engine {
                            const std::string& author, const std::string& text);
   std::vector<AttachmentRecord> accepted_attachments(const InboundMessage& message, const Ticket& ticket,
                                                      const TypeConfig* type);
-  bool is_ours(const std::string& address) const;
   std::vector<Address> conversation_participants(const Ticket& ticket);
   void set_status(Ticket& ticket, TicketStatus status, const std::string& actor, const std::string& why = "");
   void record(TicketId ticket, const std::string& field, const std::string& from, const std::string& to,
