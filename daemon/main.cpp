@@ -4,7 +4,9 @@
 //   atendd --check-config [--config FILE]       validate and print every problem (exit 1 on any)
 //   atendd deliver --mailbox NAME < message     one message from an MTA pipe (exit 0/65/75)
 //   atendd parse --json FILE                    the parser's reading of a message (DESIGN.md)
-//   atendd ticket list [--status S] | ticket show PROTOCOL
+//   atendd ticket list [--status S] | ticket show PROTOCOL [--why [--json]]
+//   atendd quarantine list | show ID | retry ID|--all | drop ID --reason TEXT   [--json]
+//   atendd route --explain FILE [--mailbox NAME] [--json]
 //   atendd --version | --help
 #include <signal.h>
 #include <sys/stat.h>
@@ -40,6 +42,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include "daemon/admin/quarantine_command.h"
+#include "daemon/admin/quarantine_report.h"
 #include "daemon/admin/ticket_report.h"
 #include "daemon/config/config.h"
 #include "daemon/runtime.h"
@@ -145,6 +149,10 @@ class AtenddApp : public Poco::Util::ServerApplication {
     options.addOption(Option("json", "j", "parse: print JSON (the only format)"));
     options.addOption(Option("status", "s", "ticket list: only tickets in this status").argument("STATUS"));
     options.addOption(Option("limit", "n", "ticket list: at most this many (default 100)").argument("N"));
+    options.addOption(Option("all", "", "quarantine retry: every quarantined message"));
+    options.addOption(Option("reason", "", "quarantine drop: why (kept in the journal)").argument("TEXT"));
+    options.addOption(Option("why", "", "ticket show: why the ticket is here and why it is its responsible's"));
+    options.addOption(Option("explain", "", "route: explain what the pipeline would decide for FILE"));
   }
 
   void handleOption(const std::string& name, const std::string& value) override {
@@ -157,6 +165,10 @@ class AtenddApp : public Poco::Util::ServerApplication {
     else if (name == "json") json_ = true;
     else if (name == "status") status_ = value;
     else if (name == "limit") limit_ = value;
+    else if (name == "all") all_ = true;
+    else if (name == "reason") reason_ = value;
+    else if (name == "why") why_ = true;
+    else if (name == "explain") explain_ = true;
     if (name == "help" || name == "version") stopOptionsProcessing();
   }
 
@@ -198,6 +210,11 @@ class AtenddApp : public Poco::Util::ServerApplication {
         return run_deliver(config_, mailbox_, std::cin, std::cout, log);
       }
       if (command == "ticket") return ticket_command(args, log);
+      if (command == "quarantine") return run_quarantine_command(config_, args, operator_options(), std::cout, std::cerr, log);
+      if (command == "route") {
+        if (!explain_ || args.size() != 2) return usage("route --explain FILE [--mailbox NAME] [--json]");
+        return run_route_explain(config_, args[1], operator_options(), std::cout, std::cerr, log);
+      }
       if (!command.empty()) return usage("unknown command '" + command + "'");
       return run_daemon(path, log);
     } catch (const std::exception& e) {
@@ -225,6 +242,12 @@ class AtenddApp : public Poco::Util::ServerApplication {
         "  parse --json FILE         print the parsed message as JSON (exit 2 if unreadable)\n"
         "  ticket list [--status S]  list tickets\n"
         "  ticket show PROTOCOL      show a ticket with articles, history and mails\n"
+        "  ticket show PROTOCOL --why  why the ticket is here and why it is its responsible's\n"
+        "  quarantine list|show ID   messages that could not be applied, with their reason\n"
+        "  quarantine retry ID|--all run them through today's pipeline (applied exactly once)\n"
+        "  quarantine drop ID --reason TEXT  give one up (kept in the journal as dropped)\n"
+        "  route --explain FILE [--mailbox NAME] [--json]  what the pipeline would decide, and\n"
+        "                            why, without writing or sending anything\n"
         "Options:");
     help.setHeader("atendd — e-mail ticket gateway");
     help.format(std::cout);
@@ -267,6 +290,18 @@ class AtenddApp : public Poco::Util::ServerApplication {
       print_ticket_list(runtime.store(), status, limit, std::cout);
       return EXIT_OK;
     }
+    if (sub == "show" && args.size() == 3 && why_) {
+      const auto ticket = runtime.store().ticket_by_protocol(args[2]);
+      if (!ticket) {
+        std::cerr << "atendd: no ticket " << args[2] << "\n";
+        return EXIT_NOINPUT;
+      }
+      if (json_)
+        std::cout << stringify(ticket_why_json(runtime.store(), *ticket)) << "\n";
+      else
+        print_ticket_why(runtime.store(), args[2], std::cout);
+      return EXIT_OK;
+    }
     if (sub == "show" && args.size() == 3) {
       if (!print_ticket(runtime.store(), args[2], std::cout)) {
         std::cerr << "atendd: no ticket " << args[2] << "\n";
@@ -274,7 +309,18 @@ class AtenddApp : public Poco::Util::ServerApplication {
       }
       return EXIT_OK;
     }
-    return usage("ticket list [--status S] | ticket show PROTOCOL");
+    return usage("ticket list [--status S] | ticket show PROTOCOL [--why]");
+  }
+
+  OperatorOptions operator_options() const {
+    OperatorOptions o;
+    o.json = json_;
+    o.all = all_;
+    o.reason = reason_;
+    o.mailbox = mailbox_;
+    if (const char* user = std::getenv("SUDO_USER"); user && *user) o.actor = std::string("cli:") + user;
+    else if (const char* login = std::getenv("USER"); login && *login) o.actor = std::string("cli:") + login;
+    return o;
   }
 
   // --- signals, reload, stop, sd_notify and the watchdog (systemd issue) ----------------------
@@ -503,6 +549,10 @@ class AtenddApp : public Poco::Util::ServerApplication {
   std::string mailbox_;
   std::string status_;
   std::string limit_;
+  bool all_ = false;
+  std::string reason_;
+  bool why_ = false;
+  bool explain_ = false;
   Config config_;
 };
 

@@ -37,6 +37,7 @@ struct ParsedMessage {
   bool auto_submitted = false;  // RFC 3834 Auto-Submitted other than "no", Precedence bulk/junk/list,
                                 // X-Autoreply, auto-responder markers, or a sender local part
                                 // noreply/no-reply/donotreply/mailer-daemon/postmaster
+  std::string automatic_because;  // what made it automatic: "Precedence: bulk", "sender noreply"
   bool is_bounce = false;       // delivery status notification (multipart/report, mailer-daemon)
   std::string bounced_recipient;   // bounces: Original-Recipient, else Final-Recipient, of the first
                                    // message/delivery-status recipient ("rfc822;" stripped)

@@ -424,7 +424,8 @@ void PostgresStore::rollback_to(const std::string& name) {
 // ---- journal
 
 #define JOURNAL_COLUMNS \
-  "id, source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at"
+  "id, source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at, " \
+  "explanation, updated_at"
 
 static JournalEntry journal_row(const PostgresStore::Query& q) {
   JournalEntry e;
@@ -439,6 +440,8 @@ static JournalEntry journal_row(const PostgresStore::Query& q) {
   e.detail = q.text(8);
   e.ticket_id = q.opt_i64(9);
   e.received_at = q.i64(10);
+  e.explanation = q.text(11);
+  e.updated_at = q.opt_i64(12);
   return e;
 }
 
@@ -463,15 +466,58 @@ std::optional<JournalEntry> PostgresStore::journal_by_content(const std::string&
 
 std::int64_t PostgresStore::add_journal(const JournalEntry& e) {
   auto q = query("INSERT INTO journal(source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, "
-                 "ticket_id, received_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id");
+                 "ticket_id, received_at, explanation, updated_at) "
+                 "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id");
   q.bind(e.source).bind(e.mailbox).bind(e.uidvalidity).bind(e.uid).bind(e.message_id)
-      .bind(e.content_sha256).bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.received_at);
+      .bind(e.content_sha256).bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.received_at)
+      .bind(e.explanation).bind(e.updated_at);
   return q.step() ? q.i64(0) : 0;
 }
 
 std::vector<JournalEntry> PostgresStore::journal(int limit) {
   auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal ORDER BY id DESC LIMIT $1");
   q.bind(limit);
+  std::vector<JournalEntry> out;
+  while (q.step()) out.push_back(journal_row(q));
+  return out;
+}
+
+std::optional<JournalEntry> PostgresStore::journal_entry(std::int64_t id) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE id = $1");
+  q.bind(id);
+  if (!q.step()) return std::nullopt;
+  return journal_row(q);
+}
+
+bool PostgresStore::update_quarantined(const JournalEntry& e) {
+  auto q = query("UPDATE journal SET outcome = $1, detail = $2, ticket_id = $3, message_id = $4, explanation = $5, "
+                 "updated_at = $6 WHERE id = $7 AND outcome = 'quarantined' RETURNING id");
+  q.bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.message_id).bind(e.explanation).bind(e.updated_at)
+      .bind(e.id);
+  return q.step();
+}
+
+std::vector<JournalEntry> PostgresStore::quarantined(int limit) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE outcome = 'quarantined' ORDER BY id LIMIT $1");
+  q.bind(limit);
+  std::vector<JournalEntry> out;
+  while (q.step()) out.push_back(journal_row(q));
+  return out;
+}
+
+QuarantineSummary PostgresStore::quarantine_summary() {
+  auto q = query("SELECT COUNT(*), MIN(received_at) FROM journal WHERE outcome = 'quarantined'");
+  QuarantineSummary summary;
+  if (q.step()) {
+    summary.count = q.i64(0);
+    summary.oldest_received_at = q.opt_i64(1);
+  }
+  return summary;
+}
+
+std::vector<JournalEntry> PostgresStore::journal_of_ticket(TicketId ticket) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE ticket_id = $1 ORDER BY id");
+  q.bind(ticket);
   std::vector<JournalEntry> out;
   while (q.step()) out.push_back(journal_row(q));
   return out;

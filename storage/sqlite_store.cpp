@@ -241,7 +241,8 @@ void SqliteStore::rollback_to(const std::string& name) {
 // ---- journal
 
 #define JOURNAL_COLUMNS \
-  "id, source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at"
+  "id, source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at, " \
+  "explanation, updated_at"
 
 static JournalEntry journal_row(const SqliteStore::Query& q) {
   JournalEntry e;
@@ -256,6 +257,8 @@ static JournalEntry journal_row(const SqliteStore::Query& q) {
   e.detail = q.text(8);
   e.ticket_id = q.opt_i64(9);
   e.received_at = q.i64(10);
+  e.explanation = q.text(11);
+  e.updated_at = q.opt_i64(12);
   return e;
 }
 
@@ -277,10 +280,11 @@ std::optional<JournalEntry> SqliteStore::journal_by_content(const std::string& m
 }
 
 std::int64_t SqliteStore::add_journal(const JournalEntry& e) {
-  query("INSERT INTO journal(source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, received_at) "
-        "VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+  query("INSERT INTO journal(source, mailbox, uidvalidity, uid, message_id, content_sha256, outcome, detail, ticket_id, "
+        "received_at, explanation, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(e.source).bind(e.mailbox).bind(e.uidvalidity).bind(e.uid).bind(e.message_id)
       .bind(e.content_sha256).bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.received_at)
+      .bind(e.explanation).bind(e.updated_at)
       .run();
   return sqlite3_last_insert_rowid(db_);
 }
@@ -288,6 +292,48 @@ std::int64_t SqliteStore::add_journal(const JournalEntry& e) {
 std::vector<JournalEntry> SqliteStore::journal(int limit) {
   auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal ORDER BY id DESC LIMIT ?");
   q.bind(limit);
+  std::vector<JournalEntry> out;
+  while (q.step()) out.push_back(journal_row(q));
+  return out;
+}
+
+std::optional<JournalEntry> SqliteStore::journal_entry(std::int64_t id) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE id = ?");
+  q.bind(id);
+  if (!q.step()) return std::nullopt;
+  return journal_row(q);
+}
+
+bool SqliteStore::update_quarantined(const JournalEntry& e) {
+  query("UPDATE journal SET outcome = ?, detail = ?, ticket_id = ?, message_id = ?, explanation = ?, updated_at = ? "
+        "WHERE id = ? AND outcome = 'quarantined'")
+      .bind(e.outcome).bind(e.detail).bind(e.ticket_id).bind(e.message_id).bind(e.explanation).bind(e.updated_at)
+      .bind(e.id)
+      .run();
+  return sqlite3_changes(db_) == 1;
+}
+
+std::vector<JournalEntry> SqliteStore::quarantined(int limit) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE outcome = 'quarantined' ORDER BY id LIMIT ?");
+  q.bind(limit);
+  std::vector<JournalEntry> out;
+  while (q.step()) out.push_back(journal_row(q));
+  return out;
+}
+
+QuarantineSummary SqliteStore::quarantine_summary() {
+  auto q = query("SELECT COUNT(*), MIN(received_at) FROM journal WHERE outcome = 'quarantined'");
+  QuarantineSummary summary;
+  if (q.step()) {
+    summary.count = q.i64(0);
+    summary.oldest_received_at = q.opt_i64(1);
+  }
+  return summary;
+}
+
+std::vector<JournalEntry> SqliteStore::journal_of_ticket(TicketId ticket) {
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE ticket_id = ? ORDER BY id");
+  q.bind(ticket);
   std::vector<JournalEntry> out;
   while (q.step()) out.push_back(journal_row(q));
   return out;

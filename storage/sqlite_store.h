@@ -36,6 +36,11 @@ class SqliteStore : public Store {
                                                  const std::string& content_sha256) override;
   std::int64_t add_journal(const JournalEntry& entry) override;
   std::vector<JournalEntry> journal(int limit) override;
+  std::optional<JournalEntry> journal_entry(std::int64_t id) override;
+  bool update_quarantined(const JournalEntry& entry) override;
+  std::vector<JournalEntry> quarantined(int limit) override;
+  QuarantineSummary quarantine_summary() override;
+  std::vector<JournalEntry> journal_of_ticket(TicketId ticket) override;
 
   Contact find_or_add_contact(const std::string& address, const std::string& name) override;
   std::optional<Contact> contact(std::int64_t id) override;

@@ -100,10 +100,20 @@ struct JournalEntry {
   std::int64_t uid = 0;
   std::string message_id;
   std::string content_sha256;  // of the raw bytes
-  std::string outcome;         // "ticket_created", "ignored", "rejected", …
+  std::string outcome;         // "ticket_created", "ignored", "rejected", "quarantined", "dropped", …
   std::string detail;          // reason, defects
   std::optional<TicketId> ticket_id;
   Timestamp received_at = 0;
+  // Migration 9: the pipeline's decisions, one "stage\tdecision\treason" line per step
+  // (explanation.h), and when a quarantined entry was last retried or dropped.
+  std::string explanation;
+  std::optional<Timestamp> updated_at;
+};
+
+// How big the quarantine is and how old its oldest message (/healthz, /metrics).
+struct QuarantineSummary {
+  std::int64_t count = 0;
+  std::optional<Timestamp> oldest_received_at;
 };
 
 enum class OutboxState { Pending, Sending, Sent, Failed };
@@ -225,6 +235,18 @@ class Store {
       const std::string& content_sha256) = 0;
   virtual std::int64_t add_journal(const JournalEntry& entry) = 0;
   virtual std::vector<JournalEntry> journal(int limit) = 0;  // newest first
+
+  // ---- Quarantine and explanations (migration 9)
+  virtual std::optional<JournalEntry> journal_entry(std::int64_t id) = 0;
+  // Rewrites the entry `entry.id` (outcome, detail, ticket, message id, explanation, updated_at)
+  // only while it is still quarantined; false when it is not (any more), so a quarantined message
+  // is resolved (applied, dropped) exactly once.
+  virtual bool update_quarantined(const JournalEntry& entry) = 0;
+  // Quarantined entries, oldest first.
+  virtual std::vector<JournalEntry> quarantined(int limit) = 0;
+  virtual QuarantineSummary quarantine_summary() = 0;
+  // The entries of the messages applied to a ticket, oldest first.
+  virtual std::vector<JournalEntry> journal_of_ticket(TicketId ticket) = 0;
 
   // Contacts: the address is compared case-insensitively; a known contact keeps its name
   // unless it had none.

@@ -161,6 +161,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
     queued.next_attempt_at = now;
     queued.created_at = now;
     ids.push_back(store_.add_outbox(queued));
+    if (explain_) explain_->mail(queued.template_name, queued.recipients, queued.raw);
 
     // The opening e-mail and the forward are part of the discussion (seed 001 shows them there);
     // their Message-IDs then also thread answers to them.
@@ -224,7 +225,9 @@ std::int64_t OutboxWriter::queue_notice(const std::string& template_name, const 
   queued.raw = compose_mail(parts);
   queued.next_attempt_at = now;
   queued.created_at = now;
-  return store_.add_outbox(queued);
+  const std::int64_t id = store_.add_outbox(queued);
+  if (explain_) explain_->mail(queued.template_name, queued.recipients, queued.raw);
+  return id;
 }
 
 }  // namespace atendd

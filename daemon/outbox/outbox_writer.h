@@ -19,6 +19,9 @@ class OutboxWriter {
   OutboxWriter(Store& store, const BlobStore& blobs, const Config& config, const Renderer& renderer,
                const Clock& clock);
 
+  // Where each queued mail is reported (its template, recipients and text); null reports nothing.
+  void explain_to(Explanation* sink) { explain_ = sink; }
+
   // Queues every mail of `update` (its ticket as it is now, the attachments kept); `message` is
   // the inbound message they answer or relay. Returns the outbox ids.
   std::vector<std::int64_t> queue(const TicketUpdate& update, const InboundMessage& message);
@@ -33,6 +36,7 @@ class OutboxWriter {
   const Config& config_;
   const Renderer& renderer_;
   const Clock& clock_;
+  Explanation* explain_ = nullptr;
 };
 
 // "suporte+TOKEN@example.com" from the configured reply_address, or the server address.

@@ -18,9 +18,9 @@ const char* outcome_name(Outcome::Kind kind) {
     case Outcome::Kind::Duplicate: return "duplicate";
     case Outcome::Kind::Ignored: return "ignored";
     case Outcome::Kind::Rejected: return "rejected";
-    case Outcome::Kind::Failed: return "failed";
+    case Outcome::Kind::Quarantined: return "quarantined";
   }
-  return "failed";
+  return "quarantined";
 }
 
 namespace {
@@ -41,13 +41,43 @@ InboundPipeline::InboundPipeline(Store& store, BlobStore& blobs, const Config& c
 struct InboundPipeline::Prepared {
   std::string sha256;
   bool empty = false;
+  std::string parser_failure;  // the parser threw (it never should): the message is quarantined
   ParsedMessage parsed;
   std::string defects;
   std::vector<AttachmentRecord> attachments;
 };
 
+std::optional<JournalEntry> InboundPipeline::journalled(const RawMessage& raw, const Prepared& prepared) {
+  if (raw.retry_of) return store_.journal_entry(raw.retry_of);
+  std::optional<JournalEntry> seen = store_.journal_by_source(raw.source, raw.mailbox, raw.uidvalidity, raw.uid);
+  if (!seen) seen = store_.journal_by_content(prepared.parsed.message_id, prepared.sha256);
+  return seen;
+}
+
 Outcome InboundPipeline::journal_failure(const RawMessage& raw, const Prepared& prepared, Outcome::Kind kind,
-                                         const std::string& detail) {
+                                         const std::string& detail, const std::string& explanation) {
+  Outcome outcome;
+  outcome.kind = kind;
+  outcome.detail = detail;
+  const std::optional<JournalEntry> seen = journalled(raw, prepared);
+  if (seen && seen->outcome != outcome_name(Outcome::Kind::Quarantined)) {
+    // Done before (an empty message fetched again after a crash): the same entry stands.
+    outcome.kind = Outcome::Kind::Duplicate;
+    outcome.journal_id = seen->id;
+    outcome.detail = "already " + seen->outcome + " (journal " + std::to_string(seen->id) + ")";
+    return outcome;
+  }
+  if (seen) {
+    // Quarantined before and still not applicable: the same entry, with today's reason.
+    JournalEntry again = *seen;
+    again.outcome = outcome_name(kind);
+    again.detail = detail;
+    again.explanation = explanation;
+    again.updated_at = clock_.now();
+    store_.update_quarantined(again);
+    outcome.journal_id = seen->id;
+    return outcome;
+  }
   JournalEntry entry;
   entry.source = raw.source;
   entry.mailbox = raw.mailbox;
@@ -57,15 +87,17 @@ Outcome InboundPipeline::journal_failure(const RawMessage& raw, const Prepared& 
   entry.content_sha256 = prepared.sha256;
   entry.outcome = outcome_name(kind);
   entry.detail = detail;
+  entry.explanation = explanation;
   entry.received_at = clock_.now();
-  Outcome outcome;
-  outcome.kind = kind;
-  outcome.detail = detail;
   outcome.journal_id = store_.add_journal(entry);
   return outcome;
 }
 
 Outcome InboundPipeline::process(const RawMessage& raw) { return run_batch({&raw}).front(); }
+
+Outcome InboundPipeline::explain(const RawMessage& raw, Explanation& explanation) {
+  return run_batch({&raw}, true, &explanation).front();
+}
 
 std::vector<Outcome> InboundPipeline::process_batch(const std::vector<RawMessage>& batch) {
   std::vector<const RawMessage*> all;
@@ -74,7 +106,8 @@ std::vector<Outcome> InboundPipeline::process_batch(const std::vector<RawMessage
   return run_batch(all);
 }
 
-std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessage*>& batch) {
+std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessage*>& batch, bool dry_run,
+                                                Explanation* explanation) {
   std::vector<Outcome> outcomes(batch.size());
   if (batch.empty()) return outcomes;
 
@@ -91,7 +124,12 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
         p.empty = true;
         continue;
       }
-      p.parsed = parse_message(raw.bytes);
+      try {
+        p.parsed = parse_message(raw.bytes);
+      } catch (const std::exception& e) {
+        p.parser_failure = std::string("the parser gave up: ") + e.what();
+        continue;
+      }
       p.defects = join_defects(p.parsed.defects);
       for (const auto& a : p.parsed.attachments) {
         AttachmentRecord record;
@@ -115,31 +153,44 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const RawMessage& raw = *batch[i];
     const Prepared& p = prepared[i];
+    Explanation own;
+    Explanation& explained = explanation ? *explanation : own;
     store_.savepoint(kSavepoint);
     std::string failure;
     try {
       if (p.empty) {
-        outcomes[i] = journal_failure(raw, p, Outcome::Kind::Rejected, "empty message");
+        explained.add("parser", "rejected", "empty message");
+        outcomes[i] = journal_failure(raw, p, Outcome::Kind::Rejected, "empty message", explained.compact());
         log_lines.emplace_back(1, "mailbox " + raw.mailbox + ": empty message rejected (raw " + p.sha256 + ")");
-      } else {
-        std::string line;
-        outcomes[i] = apply(raw, p, line);
-        log_lines.emplace_back(0, std::move(line));
+        store_.release(kSavepoint);
+        continue;
       }
-      store_.release(kSavepoint);
-      continue;
+      if (p.parser_failure.empty()) {
+        std::string line;
+        outcomes[i] = apply(raw, p, explained, line);
+        log_lines.emplace_back(0, std::move(line));
+        store_.release(kSavepoint);
+        continue;
+      }
+      failure = p.parser_failure;
+      log_lines.emplace_back(2, "mailbox " + raw.mailbox + ": " + failure);
     } catch (const StoreError& e) {
       if (e.kind() == StoreError::Kind::Busy) throw;  // nothing committed: the source retries
-      failure = e.what();
-      log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: store error: " + failure);
+      failure = std::string("the store refused it: ") + e.what();
+      log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: " + failure);
     } catch (const std::exception& e) {
-      failure = e.what();
-      log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: cannot apply: " + failure);
+      failure = std::string("cannot apply: ") + e.what();
+      log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: " + failure);
     }
     store_.rollback_to(kSavepoint);
-    outcomes[i] = journal_failure(raw, p, Outcome::Kind::Failed, failure);
+    explained.add("inbound", "quarantine", failure);
+    outcomes[i] = journal_failure(raw, p, Outcome::Kind::Quarantined, failure, explained.compact());
+    if (outcomes[i].kind == Outcome::Kind::Quarantined)
+      log_lines.back().second += " — quarantined as journal " + std::to_string(outcomes[i].journal_id) +
+                                 " (atendd quarantine show " + std::to_string(outcomes[i].journal_id) + ")";
     store_.release(kSavepoint);
   }
+  if (dry_run) return outcomes;  // StoreTransaction rolls everything back; nothing is logged
   tx.commit();
   for (const auto& [level, line] : log_lines) {
     if (level == 2)
@@ -152,23 +203,30 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   return outcomes;
 }
 
-Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, std::string& log_line) {
+Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, Explanation& explanation,
+                               std::string& log_line) {
   const ParsedMessage& parsed = prepared.parsed;
   const std::string& sha256 = prepared.sha256;
   const std::string& defects = prepared.defects;
   const std::vector<AttachmentRecord>& attachments = prepared.attachments;
-  std::optional<JournalEntry> seen = store_.journal_by_source(raw.source, raw.mailbox, raw.uidvalidity, raw.uid);
-  if (!seen) seen = store_.journal_by_content(parsed.message_id, sha256);
-  if (seen && seen->outcome != outcome_name(Outcome::Kind::Failed)) {
+  const std::optional<JournalEntry> seen = journalled(raw, prepared);
+  const bool quarantined = seen && seen->outcome == outcome_name(Outcome::Kind::Quarantined);
+  if (seen && !quarantined) {
     Outcome outcome;
     outcome.kind = Outcome::Kind::Duplicate;
     outcome.journal_id = seen->id;
     outcome.detail = "already " + seen->outcome + " (journal " + std::to_string(seen->id) + ")";
     if (seen->ticket_id)
       if (auto t = store_.ticket(*seen->ticket_id)) outcome.protocol = t->protocol;
+    explanation.add("journal", "duplicate", outcome.detail);
     log_line = "mailbox " + raw.mailbox + ": <" + parsed.message_id + "> " + outcome.detail;
     return outcome;
   }
+  explanation.add("parser", defects.empty() ? "ok" : "ok, with defects",
+                  "From " + (parsed.from.address.empty() ? std::string("(none)") : parsed.from.address) + ", Subject '" +
+                      parsed.subject + "'" + (defects.empty() ? "" : "; " + defects));
+  if (quarantined)
+    explanation.add("journal", "retry of quarantined " + std::to_string(seen->id), seen->detail);
 
   JournalEntry entry;
   entry.source = raw.source;
@@ -180,16 +238,18 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
   entry.received_at = clock_.now();
 
   Outcome outcome;
-  const LoopVerdict loop = check_loops(parsed, config_);
+  const LoopVerdict loop = check_loops(parsed, config_, &explanation);
   if (raw.oversized && !loop.ignore) {
     // Only the header was fetched: journal it as rejected and tell the sender, if we may.
     outcome.kind = Outcome::Kind::Rejected;
     outcome.detail = "message of " + std::to_string(raw.size) + " bytes is over the mailbox's limit";
+    explanation.add("size", "rejected", outcome.detail);
     Engine engine(store_, config_, clock_);
     if (!loop.may_auto_answer) {
       outcome.detail += "; " + loop.reason;
     } else if (is_usable_address(parsed.from.address) && engine.may_send_automatic(Poco::toLower(parsed.from.address))) {
       OutboxWriter writer(store_, blobs_, config_, renderer_, clock_);
+      writer.explain_to(&explanation);
       writer.queue_notice("rejected", parsed,
                           "mensagem grande demais / message too large (" + std::to_string(raw.size / (1024 * 1024)) +
                               " MB)");
@@ -205,11 +265,22 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
   } else {
     InboundMessage message{parsed, sha256, raw.source, raw.mailbox, attachments};
     Engine engine(store_, config_, clock_);
+    engine.explain_to(&explanation);
     OutboxWriter writer(store_, blobs_, config_, renderer_, clock_);
+    writer.explain_to(&explanation);
     std::optional<Ticket> bounced_ticket;
-    if (parsed.is_bounce)
+    if (parsed.is_bounce) {
       if (auto id = store_.ticket_of_outbox_message_id(parsed.bounced_message_id)) bounced_ticket = store_.ticket(*id);
-    const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed);
+      explanation.add("bounce",
+              bounced_ticket ? "note on ticket " + bounced_ticket->protocol : "not of our mail",
+              "delivery status notification" +
+                  (parsed.bounced_recipient.empty() ? std::string() : " for " + parsed.bounced_recipient) +
+                  (parsed.bounced_message_id.empty()
+                       ? std::string(", returning no Message-ID")
+                       : std::string(", returning <") + parsed.bounced_message_id + ">" +
+                             (bounced_ticket ? " (our mail of that ticket)" : " (none of our mails)")));
+    }
+    const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed, &explanation);
     if (!thread.refused.empty())
       log_.warning("mailbox " + raw.mailbox + " <" + parsed.message_id + ">: not threaded: " + thread.refused);
 
@@ -233,7 +304,7 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
                                         (loop.may_auto_answer ? "" : " (automatic: stored only)");
       entry.ticket_id = update.ticket.id;
     } else {
-      const TypeConfig* type = router_.route(parsed, raw.mailbox);
+      const TypeConfig* type = router_.route(parsed, raw.mailbox, &explanation);
       OpenedTicket opened = engine.open_ticket(message, *type, loop.may_auto_answer, loop.reason);
       writer.queue(opened, message);
       outcome.kind = Outcome::Kind::TicketCreated;
@@ -244,10 +315,27 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
     entry.outcome = outcome_name(outcome.kind);
     entry.detail = outcome.detail;
   }
-  outcome.journal_id = store_.add_journal(entry);
+  explanation.add("journal", std::string(outcome_name(outcome.kind)) +
+                                       (outcome.protocol.empty() ? "" : " " + outcome.protocol),
+          outcome.detail);
+  entry.explanation = explanation.compact();
+  if (quarantined) {
+    // The quarantined entry becomes this outcome, once: the store refuses when it is not
+    // quarantined any more (another retry won), and this message then rolls back.
+    entry.id = seen->id;
+    entry.received_at = seen->received_at;
+    entry.updated_at = clock_.now();
+    entry.detail = "retried from quarantine (" + seen->detail + ")" + (entry.detail.empty() ? "" : "; " + entry.detail);
+    if (!store_.update_quarantined(entry))
+      throw StoreError(StoreError::Kind::Constraint, "journal " + std::to_string(seen->id) + " is no longer quarantined");
+    outcome.journal_id = seen->id;
+  } else {
+    outcome.journal_id = store_.add_journal(entry);
+  }
   log_line = "ticket " + (outcome.protocol.empty() ? std::string("-") : outcome.protocol) + " mailbox " + raw.mailbox +
              " <" + parsed.message_id + ">: " + outcome_name(outcome.kind) +
-             (outcome.detail.empty() ? "" : " (" + outcome.detail + ")");
+             (outcome.detail.empty() ? "" : " (" + outcome.detail + ")") +
+             (quarantined ? " — journal " + std::to_string(seen->id) + " left the quarantine" : "");
   return outcome;
 }
 

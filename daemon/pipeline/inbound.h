@@ -1,9 +1,14 @@
 // inbound.h — the whole inbound path for one raw message (or a batch, group committed): journal check, parse (once), loop
 // guard, type routing, ticket engine, outbox — all in one store transaction (invariant 1), and
-// recognised as already done when the same message comes again (invariant 2).
+// recognised as already done when the same message comes again (invariant 2). A message that
+// cannot be applied is quarantined (journalled with its reason, raw kept) and committed like any
+// other, so the source moves on; applying it later rewrites that same journal row, once.
+// Every stage reports its decisions to an Explanation, kept in the journal; explain() runs the
+// same path on a message and rolls everything back.
 // Sources (deliver, IMAP, webhooks) hand raw bytes here and act on the Outcome.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +34,8 @@ struct RawMessage {
   // its header (at most 1 MiB of it); `size` is the whole message's RFC822.SIZE.
   bool oversized = false;
   std::int64_t size = 0;
+  // A retry from the quarantine: the journal entry this message resolves (0: a new arrival).
+  std::int64_t retry_of = 0;
 };
 
 struct Outcome {
@@ -38,10 +45,11 @@ struct Outcome {
     Duplicate,      // already done earlier: nothing changed
     Ignored,        // a loop: journalled, nothing else
     Rejected,       // can never be processed (empty input): journalled, raw kept
-    Failed,         // an unexpected error while applying: rolled back, then journalled as
-                    // "failed" with the raw message kept for a later retry
+    Quarantined,    // could not be applied (the parser gave up, the store refused it, a filter
+                    // threw): rolled back, then journalled "quarantined" with its reason and the
+                    // raw message kept for `atendd quarantine retry`
   };
-  Kind kind = Kind::Failed;
+  Kind kind = Kind::Quarantined;
   std::string protocol;   // the ticket, when there is one
   std::string detail;     // reason, error, defects
   std::int64_t journal_id = 0;
@@ -57,6 +65,11 @@ class InboundPipeline {
   // anything was committed (a busy or unwritable store): the caller retries later (exit 75).
   Outcome process(const RawMessage& raw);
 
+  // Runs the message through the same path with `explanation` as every stage's sink, then rolls
+  // the store transaction back: nothing is journalled, no ticket, article or mail is kept. Writes
+  // the raw bytes and attachments to the blob store it was given: hand it a scratch one.
+  Outcome explain(const RawMessage& raw, Explanation& explanation);
+
   // Group commit: the batch's blobs are made durable together, then every message is applied in
   // its own savepoint inside one transaction. One Outcome per message, in order; a message that
   // fails is rolled back alone and journalled as failed. Throws like process() (then nothing of
@@ -65,11 +78,18 @@ class InboundPipeline {
 
  private:
   struct Prepared;
-  std::vector<Outcome> run_batch(const std::vector<const RawMessage*>& batch);
+  // `dry_run`: everything is rolled back and `explanation` (then required) gets the decisions.
+  std::vector<Outcome> run_batch(const std::vector<const RawMessage*>& batch, bool dry_run = false,
+                                 Explanation* explanation = nullptr);
   // Applies one parsed message inside the open transaction; throws on failure.
-  Outcome apply(const RawMessage& raw, const Prepared& prepared, std::string& log_line);
+  Outcome apply(const RawMessage& raw, const Prepared& prepared, Explanation& explanation, std::string& log_line);
+  // The journal entry this message already has (a retry's, or one with its source or content).
+  std::optional<JournalEntry> journalled(const RawMessage& raw, const Prepared& prepared);
+  // Journals a message that is not applied (rejected, quarantined): rewrites its quarantined
+  // entry when it has one; reports a duplicate when it was already done. `explanation`: the
+  // decisions taken before it stopped.
   Outcome journal_failure(const RawMessage& raw, const Prepared& prepared, Outcome::Kind kind,
-                          const std::string& detail);
+                          const std::string& detail, const std::string& explanation);
 
   Store& store_;
   BlobStore& blobs_;

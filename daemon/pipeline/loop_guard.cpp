@@ -12,15 +12,13 @@ std::string local_part(const std::string& address) {
   return Poco::toLower(at == std::string::npos ? address : address.substr(0, at));
 }
 
-}  // namespace
-
-LoopVerdict check_loops(const ParsedMessage& message, const Config& config) {
+LoopVerdict verdict_of(const ParsedMessage& message, const Config& config) {
   LoopVerdict verdict;
   for (const auto& loop : message.headers_named("X-Loop")) {
     if (Poco::icompare(Poco::trim(loop), config.server.address) == 0) {
       verdict.ignore = true;
       verdict.may_auto_answer = false;
-      verdict.reason = "loop: carries our X-Loop header";
+      verdict.reason = "loop: carries our X-Loop header (X-Loop: " + Poco::trim(loop) + ")";
       return verdict;
     }
   }
@@ -44,6 +42,24 @@ LoopVerdict check_loops(const ParsedMessage& message, const Config& config) {
              (message.header("Return-Path") && Poco::trim(*message.header("Return-Path")) == "<>")) {
     verdict.may_auto_answer = false;
     verdict.reason = "no automatic answer: null sender";
+  }
+  return verdict;
+}
+
+}  // namespace
+
+LoopVerdict check_loops(const ParsedMessage& message, const Config& config, Explanation* explain) {
+  LoopVerdict verdict = verdict_of(message, config);
+  if (!explain) return verdict;
+  if (verdict.ignore) {
+    explain->add("loop_guard", "ignore", verdict.reason);
+  } else if (!verdict.may_auto_answer) {
+    std::string why = verdict.reason;
+    if (message.auto_submitted && !message.automatic_because.empty() && !message.is_bounce)
+      why += " — " + message.automatic_because;
+    explain->add("loop_guard", "no automatic answer", why);
+  } else {
+    explain->add("loop_guard", "pass", "no X-Loop of ours, not from our address, not automatic");
   }
   return verdict;
 }

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/config/config.h"
+#include "daemon/pipeline/explanation.h"
 #include "parsers/message.h"
 
 namespace atendd {
@@ -18,6 +19,7 @@ struct LoopVerdict {
   std::string reason;
 };
 
-LoopVerdict check_loops(const ParsedMessage& message, const Config& config);
+// `explain` (may be null) gets the verdict and the header or address behind it.
+LoopVerdict check_loops(const ParsedMessage& message, const Config& config, Explanation* explain = nullptr);
 
 }  // namespace atendd

@@ -36,13 +36,16 @@ std::vector<std::string> tag_candidates(const std::string& subject) {
 
 Threader::Threader(Store& store, const Config& config) : store_(store), config_(config) {}
 
-std::optional<Ticket> Threader::by_subject_tag(const std::string& subject) const {
+std::optional<Ticket> Threader::by_subject_tag(const std::string& subject, std::string& tag) const {
   for (const auto& candidate : tag_candidates(subject))
-    if (auto ticket = store_.ticket_by_protocol(candidate)) return ticket;
+    if (auto ticket = store_.ticket_by_protocol(candidate)) {
+      tag = "#" + candidate;
+      return ticket;
+    }
   return std::nullopt;
 }
 
-std::optional<Ticket> Threader::by_references(const ParsedMessage& message) const {
+std::optional<Ticket> Threader::by_references(const ParsedMessage& message, std::string& id_found) const {
   std::vector<std::string> ids;
   if (!message.in_reply_to.empty()) ids.push_back(message.in_reply_to);
   ids.insert(ids.end(), message.references.rbegin(), message.references.rend());  // newest first
@@ -50,7 +53,10 @@ std::optional<Ticket> Threader::by_references(const ParsedMessage& message) cons
     std::optional<TicketId> ticket = store_.ticket_of_outbox_message_id(id);
     if (!ticket) ticket = store_.ticket_of_message_id(id);
     if (ticket)
-      if (auto t = store_.ticket(*ticket)) return t;
+      if (auto t = store_.ticket(*ticket)) {
+        id_found = (id == message.in_reply_to ? "In-Reply-To <" : "References <") + id + ">";
+        return t;
+      }
   }
   return std::nullopt;
 }
@@ -82,18 +88,43 @@ bool Threader::authenticated_by_mta(const ParsedMessage& message) const {
   return serv == id && v.find("dmarc=pass") != std::string::npos;
 }
 
-ThreadResult Threader::find(const ParsedMessage& message) const {
+void Threader::explain_new_sender(const ParsedMessage& message, Explanation* explain) const {
+  if (!explain) return;
+  const std::string from = lower(message.from.address);
+  if (const AgentConfig* agent = config_.agent_by_email(from)) {
+    explain->add("sender", "customer", "the address of agent " + agent->id +
+                                           ", but a new ticket needs no proof: it is opened in the sender's name");
+    return;
+  }
+  std::optional<Contact> known;
+  if (!from.empty()) known = store_.contact_by_address(from);
+  explain->add("sender", "customer",
+               from.empty() ? "no usable From address"
+                            : known ? "known contact " + from + " (contact " + std::to_string(known->id) + ")"
+                                    : "new contact " + from);
+}
+
+ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink) const {
   ThreadResult result;
   const std::string from = lower(message.from.address);
   const std::string token = token_in(message);
 
-  std::vector<std::pair<Ticket, ThreadMatch::By>> candidates;
-  if (auto t = by_subject_tag(message.subject)) candidates.push_back({*t, ThreadMatch::By::SubjectTag});
-  if (auto t = by_references(message)) candidates.push_back({*t, ThreadMatch::By::References});
+  struct Candidate {
+    Ticket ticket;
+    ThreadMatch::By by;
+    std::string rule;  // what matched, for the explanation
+  };
+  std::vector<Candidate> candidates;
+  std::string matched;
+  if (auto t = by_subject_tag(message.subject, matched))
+    candidates.push_back({*t, ThreadMatch::By::SubjectTag, "subject tag " + matched});
+  if (auto t = by_references(message, matched))
+    candidates.push_back({*t, ThreadMatch::By::References, matched + " is a mail of this ticket"});
   if (!token.empty())
-    if (auto t = store_.ticket_by_reply_token(token)) candidates.push_back({*t, ThreadMatch::By::ReplyToken});
+    if (auto t = store_.ticket_by_reply_token(token))
+      candidates.push_back({*t, ThreadMatch::By::ReplyToken, "the ticket's reply token among the recipients"});
 
-  for (const auto& [ticket, by] : candidates) {
+  for (const auto& [ticket, by, rule] : candidates) {
     const bool has_token = !token.empty() && token == ticket.reply_token;
     ThreadMatch match{ticket, by, SenderRole::Contact, nullptr};
     const AgentConfig* agent = config_.agent_by_email(from);
@@ -101,12 +132,19 @@ ThreadResult Threader::find(const ParsedMessage& message) const {
       match.role = SenderRole::Agent;
       match.agent = agent;
       result.match = match;
+      explain(sink, "sender", "agent " + agent->id,
+              from + (has_token ? " with the ticket's reply token"
+                                : " with a trusted Authentication-Results (" + config_.server.trusted_authserv_id +
+                                      ", dmarc=pass)"));
+      explain(sink, "threader", "ticket " + ticket.protocol, rule);
       return result;
     }
     const auto contact = store_.contact(ticket.contact_id);
     if (contact && !from.empty() && contact->address == from) {
       match.role = SenderRole::Contact;
       result.match = match;
+      explain(sink, "sender", "customer", from + " is the ticket's contact");
+      explain(sink, "threader", "ticket " + ticket.protocol, rule);
       return result;
     }
     const auto watchers = store_.watchers(ticket.id);
@@ -114,11 +152,19 @@ ThreadResult Threader::find(const ParsedMessage& message) const {
     if ((is_watcher && !agent) || has_token) {
       match.role = SenderRole::Participant;
       result.match = match;
+      explain(sink, "sender", "participant",
+              from + (is_watcher && !agent ? " is a watcher of the ticket" : " wrote with the ticket's reply token"));
+      explain(sink, "threader", "ticket " + ticket.protocol, rule);
       return result;
     }
     result.refused = "sender " + (from.empty() ? std::string("(none)") : from) + " does not belong to ticket " +
                      ticket.protocol + (agent ? " (an agent's address without the ticket's token)" : "");
+    explain(sink, "threader", "refused ticket " + ticket.protocol, rule + "; but " + result.refused);
   }
+  explain_new_sender(message, sink);
+  explain(sink, "threader", "new ticket",
+          candidates.empty() ? "no subject tag of ours, no Message-ID of ours in In-Reply-To/References, no reply token"
+                             : "no candidate ticket accepted the sender");
   return result;
 }
 

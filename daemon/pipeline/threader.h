@@ -8,6 +8,7 @@
 #include <string>
 
 #include "daemon/config/config.h"
+#include "daemon/pipeline/explanation.h"
 #include "parsers/message.h"
 #include "storage/store.h"
 
@@ -34,7 +35,9 @@ struct ThreadResult {
 class Threader {
  public:
   Threader(Store& store, const Config& config);
-  ThreadResult find(const ParsedMessage& message) const;
+  // `explain` (may be null) gets who the sender is and by what proof, the ticket and the rule
+  // that found it, or why each candidate was refused.
+  ThreadResult find(const ParsedMessage& message, Explanation* explain = nullptr) const;
 
   // The reply token of our reply address found among the message's recipients, or "".
   std::string token_in(const ParsedMessage& message) const;
@@ -42,8 +45,10 @@ class Threader {
   bool authenticated_by_mta(const ParsedMessage& message) const;
 
  private:
-  std::optional<Ticket> by_subject_tag(const std::string& subject) const;
-  std::optional<Ticket> by_references(const ParsedMessage& message) const;
+  // Each also says what matched: the tag, or the Message-ID.
+  std::optional<Ticket> by_subject_tag(const std::string& subject, std::string& tag) const;
+  std::optional<Ticket> by_references(const ParsedMessage& message, std::string& id_found) const;
+  void explain_new_sender(const ParsedMessage& message, Explanation* explain) const;
 
   Store& store_;
   const Config& config_;

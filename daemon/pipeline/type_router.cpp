@@ -36,41 +36,63 @@ TypeRouter::TypeRouter(const Config& config) : config_(config) {
   for (const auto& type : config_.types) rules_.push_back({&type, compile_subject(type.match_subject)});
 }
 
-bool TypeRouter::matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox) const {
+bool TypeRouter::matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox,
+                         std::string& matched) const {
   const TypeConfig& type = *rule.type;
   bool any_rule = false;
+  std::vector<std::string> keys;
   if (!type.match_mailbox.empty()) {
     any_rule = true;
     if (!contains(type.match_mailbox, mailbox)) return false;
+    keys.push_back("match_mailbox " + mailbox);
   }
   if (!type.match_to.empty()) {
     any_rule = true;
-    bool found = false;
+    std::string found;
     for (const auto* list : {&message.to, &message.cc})
       for (const auto& address : *list)
-        if (contains(type.match_to, Poco::toLower(address.address))) found = true;
-    if (!found) return false;
+        if (found.empty() && contains(type.match_to, Poco::toLower(address.address))) found = Poco::toLower(address.address);
+    if (found.empty()) return false;
+    keys.push_back("match_to " + found);
   }
   if (rule.subject) {
     any_rule = true;
     Poco::RegularExpression::Match found;
     if (rule.subject->match(message.subject, found) == 0) return false;  // a search, not anchored
+    keys.push_back("match_subject " + type.match_subject + " ('" + message.subject.substr(found.offset, found.length) +
+                   "')");
   }
   if (!type.match_from_domain.empty()) {
     any_rule = true;
     if (!contains(type.match_from_domain, domain_of(message.from.address))) return false;
+    keys.push_back("match_from_domain " + domain_of(message.from.address));
   }
+  for (const auto& key : keys) matched += (matched.empty() ? "" : ", ") + key;
   return any_rule;  // a type with no rule is only ever a default
 }
 
-const TypeConfig* TypeRouter::route(const ParsedMessage& message, const std::string& mailbox) const {
-  for (const auto& rule : rules_)
-    if (matches(rule, message, mailbox)) return rule.type;
+const TypeConfig* TypeRouter::route(const ParsedMessage& message, const std::string& mailbox,
+                                    Explanation* sink) const {
+  for (const auto& rule : rules_) {
+    std::string matched;
+    if (matches(rule, message, mailbox, matched)) {
+      explain(sink, "type_router", "type " + rule.type->id, matched);
+      return rule.type;
+    }
+  }
   auto box = config_.mailboxes.find(mailbox);
   if (box != config_.mailboxes.end() && !box->second.default_type.empty())
-    if (const TypeConfig* type = config_.type(box->second.default_type)) return type;
-  if (const TypeConfig* type = config_.type(config_.default_type)) return type;
-  return config_.types.empty() ? nullptr : &config_.types.front();
+    if (const TypeConfig* type = config_.type(box->second.default_type)) {
+      explain(sink, "type_router", "type " + type->id, "no type's match_* keys matched; mailbox " + mailbox + "'s default_type");
+      return type;
+    }
+  if (const TypeConfig* type = config_.type(config_.default_type)) {
+    explain(sink, "type_router", "type " + type->id, "no type's match_* keys matched; the configuration's default type");
+    return type;
+  }
+  if (config_.types.empty()) return nullptr;
+  explain(sink, "type_router", "type " + config_.types.front().id, "no type matched and no default: the first type");
+  return &config_.types.front();
 }
 
 }  // namespace atendd

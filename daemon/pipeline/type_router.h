@@ -11,6 +11,7 @@
 #include <Poco/RegularExpression.h>
 
 #include "daemon/config/config.h"
+#include "daemon/pipeline/explanation.h"
 #include "parsers/message.h"
 
 namespace atendd {
@@ -18,15 +19,19 @@ namespace atendd {
 class TypeRouter {
  public:
   explicit TypeRouter(const Config& config);  // compiles the subject patterns once
-  // Never returns nullptr: a checked configuration always has a default type.
-  const TypeConfig* route(const ParsedMessage& message, const std::string& mailbox) const;
+  // Never returns nullptr: a checked configuration always has a default type. `explain` (may be
+  // null) gets the type and the match_* keys that matched, or which default caught the message.
+  const TypeConfig* route(const ParsedMessage& message, const std::string& mailbox,
+                          Explanation* explain = nullptr) const;
 
  private:
   struct Rule {
     const TypeConfig* type;
     std::unique_ptr<Poco::RegularExpression> subject;
   };
-  bool matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox) const;
+  // `matched` gets "match_mailbox suporte, match_subject (?i)garantia" when the rule matches.
+  bool matches(const Rule& rule, const ParsedMessage& message, const std::string& mailbox,
+               std::string& matched) const;
 
   const Config& config_;
   std::vector<Rule> rules_;

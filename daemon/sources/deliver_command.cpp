@@ -34,7 +34,8 @@ int run_deliver(const Config& config, const std::string& mailbox, std::istream& 
     if (!outcome.detail.empty()) out << " (" << outcome.detail << ")";
     out << "\n";
     if (outcome.kind == Outcome::Kind::Rejected) return kExitDataError;
-    if (outcome.kind == Outcome::Kind::Failed) return kExitDataError;
+    // Quarantined: kept with its reason for `atendd quarantine retry`; the MTA's part is done.
+    if (outcome.kind == Outcome::Kind::Quarantined) return kExitDone;
 
     // Send right away what is due; whatever fails stays queued for the daemon's sender.
     try {

@@ -1,6 +1,7 @@
 // deliver_command.h — `atendd deliver --mailbox NAME`: one message on standard input, run through
 // the whole inbound path, for an MTA's pipe transport. Exit codes follow sysexits as MTAs
-// expect: 0 done (also for a duplicate or an ignored loop), 75 try again later (store busy or
+// expect: 0 done (also for a duplicate, an ignored loop, or a message quarantined: kept with its
+// reason for `atendd quarantine retry`), 75 try again later (store busy or
 // unwritable), 65 the input can never be processed (the raw message is still kept).
 #pragma once
 

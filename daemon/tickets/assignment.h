@@ -6,12 +6,15 @@
 #include <string>
 
 #include "daemon/config/config.h"
+#include "daemon/pipeline/explanation.h"
 #include "storage/store.h"
 
 namespace atendd {
 
 // Returns the agent id, or "" when nobody is assigned. Writes the round-robin cursor in the
-// caller's transaction.
-std::string assign_responsible(const TypeConfig& type, const Config& config, Store& store);
+// caller's transaction. `explain` (may be null) gets the agent and why: the fixed agent, the
+// round-robin position, the loads compared.
+std::string assign_responsible(const TypeConfig& type, const Config& config, Store& store,
+                               Explanation* explain = nullptr);
 
 }  // namespace atendd

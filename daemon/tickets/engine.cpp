@@ -92,7 +92,9 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
   t.stage = workflow_of(config_, type.id).stages.front();
   if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
-  t.responsible = assign_responsible(type, config_, store_);
+  explain(explain_, "priority", priority_name(type.priority), "type " + type.id + "'s priority");
+  explain(explain_, "department", t.department.empty() ? "none" : t.department, "type " + type.id + "'s department");
+  t.responsible = assign_responsible(type, config_, store_, explain_);
   t.id = store_.add_ticket(t);
 
   record(t.id, "created", "", t.protocol, "from " + message.source + (message.mailbox.empty() ? "" : " " + message.mailbox));
@@ -177,6 +179,11 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
 void Engine::record(TicketId ticket, const std::string& field, const std::string& from, const std::string& to,
                     const std::string& justification, const std::string& actor) {
   store_.add_history({0, ticket, clock_.now(), actor, field, from, to, justification});
+  // The outbox explains what it queued; the opening's first lines are the stages' own.
+  if (explain_ && field != "mail_queued" && field != "created" && field != "type" && field != "priority" &&
+      field != "department" && !(field == "responsible" && from.empty()) && !(field == "status" && from.empty()))
+    explain_->add("engine", field + (from.empty() ? "" : " " + from) + (to.empty() ? "" : " → " + to),
+                  justification + (actor == "system" ? "" : (justification.empty() ? "by " : "; by ") + actor));
 }
 
 std::int64_t Engine::add_article(const InboundMessage& message, const Ticket& ticket, ArticleKind kind,
@@ -998,8 +1005,15 @@ TicketUpdate Engine::add_agent_reply(const InboundMessage& message, const Ticket
   Ticket& t = update.ticket;
   bool commanded = false;
 
+  if (!begins_with_command(text)) explain(explain_, "commands", "none", "no command on the first line: a reply");
   if (begins_with_command(text)) {
     const CommandLines lines = read_commands(text);
+    if (explain_) {
+      std::string read;
+      for (const auto& command : lines.commands) read += (read.empty() ? "" : ", ") + command.line;
+      explain_->add("commands", read.empty() ? "none readable" : read,
+                    lines.errors.empty() ? "from agent " + agent.id + "'s first lines" : joined(lines.errors, "; "));
+    }
     CommandRun check(message, agent, lines.commands, lines.text, current, true);
     for (const auto& [field, value] : store_.fields(current.id)) check.fields[field] = value;
     if (lines.errors.empty())

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "daemon/config/config.h"
+#include "daemon/pipeline/explanation.h"
 #include "daemon/tickets/clock.h"
 #include "daemon/tickets/commands.h"
 #include "daemon/tickets/lifecycle.h"
@@ -64,6 +65,10 @@ std::string safe_filename(const std::string& name);
 class Engine {
  public:
   Engine(Store& store, const Config& config, const Clock& clock);
+
+  // Where the engine reports what it decides (priority, department, the responsible and why, the
+  // commands read, every history line but mail_queued); null (the default) reports nothing.
+  void explain_to(Explanation* sink) { explain_ = sink; }
 
   // Opens a ticket of `type` for a customer's message: contact, protocol, priority, department,
   // responsible, status new, first article with its attachments, watchers, history; and the mails
@@ -156,6 +161,7 @@ class Engine {
   Store& store_;
   const Config& config_;
   const Clock& clock_;
+  Explanation* explain_ = nullptr;
 };
 
 }  // namespace atendd

@@ -251,3 +251,11 @@ CREATE TABLE ticket_expenses (
 );
 CREATE INDEX ticket_expenses_ticket ON ticket_expenses(ticket_id);
 CREATE INDEX ticket_expenses_created ON ticket_expenses(created_at);
+
+-- migration 9
+-- Quarantine and explained decisions (see sqlite.sql, migration 9).
+ALTER TABLE journal ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN updated_at BIGINT;
+UPDATE journal SET outcome = 'quarantined' WHERE outcome = 'failed';
+CREATE INDEX journal_quarantined ON journal(id) WHERE outcome = 'quarantined';
+CREATE INDEX journal_ticket ON journal(ticket_id) WHERE ticket_id IS NOT NULL;

@@ -247,3 +247,14 @@ CREATE TABLE ticket_expenses (
 );
 CREATE INDEX ticket_expenses_ticket ON ticket_expenses(ticket_id);
 CREATE INDEX ticket_expenses_created ON ticket_expenses(created_at);
+
+-- migration 9
+-- Quarantine and explained decisions. A message that could not be applied is journalled
+-- "quarantined" (its raw bytes kept); a retry or a drop rewrites that same row (updated_at), so a
+-- message is applied once whatever happens. Every applied message keeps the explanation of the
+-- pipeline's decisions (one "stage<TAB>decision<TAB>reason" line per step).
+ALTER TABLE journal ADD COLUMN explanation TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal ADD COLUMN updated_at INTEGER;
+UPDATE journal SET outcome = 'quarantined' WHERE outcome = 'failed';
+CREATE INDEX journal_quarantined ON journal(id) WHERE outcome = 'quarantined';
+CREATE INDEX journal_ticket ON journal(ticket_id) WHERE ticket_id IS NOT NULL;

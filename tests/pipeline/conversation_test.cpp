@@ -345,7 +345,7 @@ TEST_CASE("a batch where one message fails commits the others and journals the f
   const auto outcomes = desk.pipeline->process_batch(batch);
   REQUIRE(outcomes.size() == 4);
   CHECK(outcomes[0].kind == Outcome::Kind::TicketCreated);
-  CHECK(outcomes[1].kind == Outcome::Kind::Failed);
+  CHECK(outcomes[1].kind == Outcome::Kind::Quarantined);
   CHECK(outcomes[1].detail.find("poisoned article") != std::string::npos);
   CHECK(outcomes[2].kind == Outcome::Kind::TicketCreated);
   CHECK(outcomes[3].kind == Outcome::Kind::TicketCreated);
@@ -358,7 +358,7 @@ TEST_CASE("a batch where one message fails commits the others and journals the f
   REQUIRE(journal.size() == 4);
   std::map<std::int64_t, std::string> by_uid;
   for (const auto& e : journal) by_uid[e.uid] = e.outcome;
-  CHECK(by_uid[2] == "failed");
+  CHECK(by_uid[2] == "quarantined");
   CHECK(by_uid[1] == "ticket_created");
   CHECK(desk.blobs.get(sha256_hex(batch[1].bytes)) == batch[1].bytes);
   // Opening mails were queued for the three tickets only.
