@@ -22,6 +22,7 @@
 
 #include "daemon/admin/metrics.h"
 #include "daemon/admin/routes_admin.h"
+#include "daemon/admin/routes_quarantine.h"
 #include "daemon/admin/routes_tickets.h"
 #include "daemon/admin/status_page.h"
 #include "daemon/runtime.h"
@@ -127,7 +128,19 @@ AdminResponse route_request(AdminContext& context, const AdminRequest& request) 
     if (get) return list_tickets(context, request);
     if (m == "POST") return open_ticket(context, request, *caller);
   } else if (r.size() == 2 && r[0] == "tickets") {
-    if (get) return show_ticket(context, r[1]);
+    if (get) return request.param("why") == "1" ? ticket_why(context, r[1]) : show_ticket(context, r[1]);
+  } else if (r.size() == 3 && r[0] == "tickets" && r[2] == "why") {
+    if (get) return ticket_why(context, r[1]);
+  } else if (r.size() == 1 && r[0] == "quarantine") {
+    if (get) return list_quarantine(context, request);
+  } else if (r.size() == 2 && r[0] == "quarantine" && r[1] == "retry") {
+    if (m == "POST") return retry_quarantine(context, "", *caller);
+  } else if (r.size() == 2 && r[0] == "quarantine") {
+    if (get) return show_quarantine(context, r[1]);
+  } else if (r.size() == 3 && r[0] == "quarantine" && r[2] == "retry") {
+    if (m == "POST") return retry_quarantine(context, r[1], *caller);
+  } else if (r.size() == 3 && r[0] == "quarantine" && r[2] == "drop") {
+    if (m == "POST") return drop_quarantine(context, r[1], drop_reason_of(request), *caller);
   } else if (r.size() == 3 && r[0] == "tickets" && r[2] == "actions") {
     if (m == "POST") return ticket_action(context, request, r[1], *caller);
   } else if (r.size() == 6 && r[0] == "tickets" && r[2] == "articles" && r[4] == "attachments") {

@@ -44,6 +44,7 @@ std::string render_metrics(AdminContext& context) {
   std::vector<TicketCount> tickets;
   OutboxCounts outbox;
   std::vector<std::pair<std::string, std::int64_t>> deadlines;
+  QuarantineSummary quarantine;
   bool store_up = true;
   {
     std::lock_guard<std::mutex> lock(context.lock);
@@ -53,6 +54,7 @@ std::string render_metrics(AdminContext& context) {
       tickets = store.ticket_counts(0, 0);
       outbox = store.outbox_counts();
       deadlines = store.deadline_counts(0, 0);
+      quarantine = store.quarantine_summary();
     } catch (const std::exception& e) {
       store_up = false;
       context.log.error(std::string("metrics: ") + e.what());
@@ -60,6 +62,12 @@ std::string render_metrics(AdminContext& context) {
   }
   family(out, "atendd_store_up", "gauge", "Whether the store answered this scrape.");
   out << "atendd_store_up " << (store_up ? 1 : 0) << "\n";
+
+  family(out, "atendd_quarantine_messages", "gauge", "Inbound messages that could not be applied, kept for a retry.");
+  out << "atendd_quarantine_messages " << quarantine.count << "\n";
+  family(out, "atendd_quarantine_oldest_timestamp_seconds", "gauge",
+         "When the oldest quarantined message was received (0 when the quarantine is empty).");
+  out << "atendd_quarantine_oldest_timestamp_seconds " << quarantine.oldest_received_at.value_or(0) << "\n";
 
   family(out, "atendd_messages_total", "counter", "Inbound messages by source, mailbox and outcome (journal).");
   for (const auto& j : journal)

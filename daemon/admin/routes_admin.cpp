@@ -95,6 +95,20 @@ AdminResponse healthz(AdminContext& context) {
     boxes.set(m.id, o);
   }
   out.set("mailboxes", boxes);
+  // The quarantine is detail, not a failure: its messages are kept and wait for an operator.
+  Object quarantine;
+  {
+    std::lock_guard<std::mutex> lock(context.lock);
+    try {
+      const QuarantineSummary q = context.runtime->store().quarantine_summary();
+      quarantine.set("size", q.count);
+      quarantine.set("oldest_received_at",
+                     q.oldest_received_at ? Poco::Dynamic::Var(rfc3339(*q.oldest_received_at)) : Poco::Dynamic::Var());
+    } catch (const std::exception& e) {
+      quarantine.set("error", std::string(e.what()));
+    }
+  }
+  out.set("quarantine", quarantine);
   return json_reply(problems.empty() ? 200 : 503, stringify(out));
 }
 

@@ -1,4 +1,5 @@
-// routes_admin.h — /healthz (store and mailboxes, no secrets), /api/v1/outbox (list, retry),
+// routes_admin.h — /healthz (store, mailboxes and the quarantine's size and oldest entry; no
+// secrets), /api/v1/outbox (list, retry),
 // /api/v1/reload (SIGHUP to ourselves: the main loop validates and swaps the configuration) and
 // /api/v1/stats (counts by status, type and agent, SLA breaches over a period).
 #pragma once

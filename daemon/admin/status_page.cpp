@@ -7,6 +7,7 @@
 #include <Poco/URI.h>
 
 #include "daemon/admin/routes_admin.h"
+#include "daemon/admin/routes_quarantine.h"
 #include "daemon/admin/routes_tickets.h"
 #include "daemon/runtime.h"
 
@@ -112,6 +113,21 @@ AdminResponse status_page(AdminContext& context, const AdminCaller& caller) {
   }
   page.set("failed", failed);
   page.set("failed_total", std::to_string(failed_mails.size()));
+  mustache::data quarantined{mustache::data::type::list};
+  const QuarantineSummary quarantine = store.quarantine_summary();
+  for (const auto& e : store.quarantined(50)) {
+    mustache::data row;
+    row.set("id", std::to_string(e.id));
+    row.set("received", rfc3339(e.received_at));
+    row.set("mailbox", e.mailbox);
+    row.set("message_id", e.message_id);
+    row.set("reason", e.detail);
+    row.set("can_act", caller.role == AdminRole::Admin);
+    quarantined.push_back(row);
+  }
+  page.set("quarantined", quarantined);
+  page.set("quarantine_total", std::to_string(quarantine.count));
+  page.set("quarantine_oldest", quarantine.oldest_received_at ? rfc3339(*quarantine.oldest_received_at) : "-");
   mustache::data latest{mustache::data::type::list};
   TicketQuery query;
   query.limit = 20;
@@ -223,6 +239,14 @@ AdminResponse status_route(AdminContext& context, const AdminRequest& request, c
   if (s.size() == 3 && s[0] == "ui" && s[1] == "tickets" && get) return ticket_page(context, s[2]);
   if (s.size() == 4 && s[0] == "ui" && s[1] == "outbox" && s[3] == "retry" && request.method == "POST") {
     AdminResponse r = retry_outbox(context, s[2], caller);
+    return r.status == 200 ? redirect("/") : r;
+  }
+  if (s.size() == 4 && s[0] == "ui" && s[1] == "quarantine" && s[3] == "retry" && request.method == "POST") {
+    AdminResponse r = retry_quarantine(context, s[2], caller);
+    return r.status == 200 ? redirect("/") : r;
+  }
+  if (s.size() == 4 && s[0] == "ui" && s[1] == "quarantine" && s[3] == "drop" && request.method == "POST") {
+    AdminResponse r = drop_quarantine(context, s[2], form_value(request.body, "reason"), caller);
     return r.status == 200 ? redirect("/") : r;
   }
   return json_error(404, "no such page: " + request.path);

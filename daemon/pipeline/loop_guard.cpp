@@ -54,7 +54,8 @@ LoopVerdict check_loops(const ParsedMessage& message, const Config& config, Expl
   if (verdict.ignore) {
     explain->add("loop_guard", "ignore", verdict.reason);
   } else if (!verdict.may_auto_answer) {
-    std::string why = verdict.reason;
+    const std::string prefix = "no automatic answer: ";
+    std::string why = verdict.reason.rfind(prefix, 0) == 0 ? verdict.reason.substr(prefix.size()) : verdict.reason;
     if (message.auto_submitted && !message.automatic_because.empty() && !message.is_bounce)
       why += " — " + message.automatic_because;
     explain->add("loop_guard", "no automatic answer", why);
