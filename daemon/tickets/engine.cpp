@@ -180,8 +180,9 @@ void Engine::record(TicketId ticket, const std::string& field, const std::string
                     const std::string& justification, const std::string& actor) {
   store_.add_history({0, ticket, clock_.now(), actor, field, from, to, justification});
   // The outbox explains what it queued; the opening's first lines are the stages' own.
-  if (explain_ && field != "mail_queued" && field != "created" && field != "type" && field != "priority" &&
-      field != "department" && !(field == "responsible" && from.empty()) && !(field == "status" && from.empty()))
+  const bool opening_value = from.empty() && (field == "type" || field == "priority" || field == "department" ||
+                                              field == "responsible" || field == "status");
+  if (explain_ && field != "mail_queued" && field != "created" && !opening_value)
     explain_->add("engine", field + (from.empty() ? "" : " " + from) + (to.empty() ? "" : " → " + to),
                   justification + (actor == "system" ? "" : (justification.empty() ? "by " : "; by ") + actor));
 }
