@@ -23,12 +23,6 @@ constexpr int kUsage = 64;
 constexpr int kNoInput = 66;
 constexpr int kIoError = 74;
 
-bool parse_id(const std::string& text, std::int64_t& id) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return false;
-  id = std::stoll(text);
-  return id > 0;
-}
-
 int exit_code_of(const QuarantineResult& r) {
   switch (r.status) {
     case QuarantineResult::Status::Done: return 0;
@@ -89,7 +83,7 @@ int run_quarantine_command(const Config& config, const std::vector<std::string>&
   }
   std::int64_t id = 0;
   if (sub == "show" && args.size() == 3) {
-    if (!parse_id(args[2], id)) return err << "atendd: quarantine show needs a journal id\n", kUsage;
+    if (!parse_journal_id(args[2], id)) return err << "atendd: quarantine show needs a journal id\n", kUsage;
     const auto detail = quarantine.show(id);
     if (!detail) return err << "atendd: no journal entry " << args[2] << "\n", kNoInput;
     if (options.json)
@@ -109,13 +103,13 @@ int run_quarantine_command(const Config& config, const std::vector<std::string>&
     return code;
   }
   if (sub == "retry" && args.size() == 3 && !options.all) {
-    if (!parse_id(args[2], id)) return err << "atendd: quarantine retry needs a journal id or --all\n", kUsage;
+    if (!parse_journal_id(args[2], id)) return err << "atendd: quarantine retry needs a journal id or --all\n", kUsage;
     const auto r = quarantine.retry(id);
     print_result(r, options.json, out);
     return exit_code_of(r);
   }
   if (sub == "drop" && args.size() == 3) {
-    if (!parse_id(args[2], id)) return err << "atendd: quarantine drop needs a journal id\n", kUsage;
+    if (!parse_journal_id(args[2], id)) return err << "atendd: quarantine drop needs a journal id\n", kUsage;
     if (options.reason.empty()) return err << "atendd: quarantine drop needs --reason TEXT\n", kUsage;
     const auto r = quarantine.drop(id, options.reason, options.actor);
     print_result(r, options.json, out);

@@ -1,11 +1,12 @@
 // quarantine_report.cpp — see quarantine_report.h.
 #include "daemon/admin/quarantine_report.h"
 
-#include <ctime>
 #include <iomanip>
 #include <sstream>
 
 #include <Poco/JSON/Array.h>
+
+#include "daemon/admin/routes_tickets.h"
 
 namespace atendd {
 
@@ -14,14 +15,7 @@ using Poco::JSON::Object;
 
 namespace {
 
-std::string iso(Timestamp at) {
-  std::time_t t = static_cast<std::time_t>(at);
-  std::tm utc{};
-  gmtime_r(&t, &utc);
-  char buffer[32];
-  std::strftime(buffer, sizeof buffer, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer;
-}
+std::string iso(Timestamp at) { return rfc3339(at); }
 
 Poco::Dynamic::Var optional_time(const std::optional<Timestamp>& at) {
   return at ? Poco::Dynamic::Var(iso(*at)) : Poco::Dynamic::Var();

@@ -19,12 +19,6 @@ using Poco::JSON::Object;
 
 namespace {
 
-bool parse_id(const std::string& text, std::int64_t& id) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return false;
-  id = std::stoll(text);
-  return id > 0;
-}
-
 AdminResponse reply_of(const QuarantineResult& r) {
   switch (r.status) {
     case QuarantineResult::Status::Done: return json_reply(200, stringify(quarantine_result_json(r)));
@@ -67,7 +61,7 @@ AdminResponse list_quarantine(AdminContext& context, const AdminRequest& request
 
 AdminResponse show_quarantine(AdminContext& context, const std::string& id_text) {
   std::int64_t id = 0;
-  if (!parse_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
+  if (!parse_journal_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
   std::lock_guard<std::mutex> lock(context.lock);
   Runtime& rt = *context.runtime;
   InboundPipeline pipeline(rt.store(), rt.blobs(), context.config, rt.renderer(), rt.clock(), context.log);
@@ -79,7 +73,7 @@ AdminResponse show_quarantine(AdminContext& context, const std::string& id_text)
 
 AdminResponse retry_quarantine(AdminContext& context, const std::string& id_text, const AdminCaller& caller) {
   std::int64_t id = 0;
-  if (!id_text.empty() && !parse_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
+  if (!id_text.empty() && !parse_journal_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
   std::lock_guard<std::mutex> lock(context.lock);
   Runtime& rt = *context.runtime;
   InboundPipeline pipeline(rt.store(), rt.blobs(), context.config, rt.renderer(), rt.clock(), context.log);
@@ -112,7 +106,7 @@ std::string drop_reason_of(const AdminRequest& request) {
 AdminResponse drop_quarantine(AdminContext& context, const std::string& id_text, const std::string& reason,
                               const AdminCaller& caller) {
   std::int64_t id = 0;
-  if (!parse_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
+  if (!parse_journal_id(id_text, id)) return json_error(404, "no journal entry " + id_text);
   if (reason.find_first_not_of(" \t\r\n") == std::string::npos)
     return json_error(400, "a drop needs a reason: {\"reason\": \"…\"}");
   std::lock_guard<std::mutex> lock(context.lock);

@@ -145,7 +145,7 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   }
 
   // One transaction for the batch, one savepoint per message: a message that fails is undone
-  // alone and journalled as failed; the others commit together (each still all or nothing).
+  // alone and quarantined; the others commit together (each still all or nothing).
   // A busy store throws out of here with nothing committed, and the source retries the batch.
   std::vector<std::pair<int, std::string>> log_lines;  // (0 info, 1 warning, 2 error; text), after COMMIT
   StoreTransaction tx(store_);

@@ -72,7 +72,7 @@ class InboundPipeline {
 
   // Group commit: the batch's blobs are made durable together, then every message is applied in
   // its own savepoint inside one transaction. One Outcome per message, in order; a message that
-  // fails is rolled back alone and journalled as failed. Throws like process() (then nothing of
+  // fails is rolled back alone and quarantined. Throws like process() (then nothing of
   // the batch is committed: a busy store leaves every message for a retry).
   std::vector<Outcome> process_batch(const std::vector<RawMessage>& batch);
 

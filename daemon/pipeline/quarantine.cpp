@@ -31,6 +31,12 @@ const char* quarantine_status_name(QuarantineResult::Status status) {
   return "invalid";
 }
 
+bool parse_journal_id(const std::string& text, std::int64_t& id) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) return false;
+  id = std::stoll(text);
+  return id > 0;
+}
+
 Quarantine::Quarantine(Store& store, const BlobStore& blobs, InboundPipeline& pipeline, const Clock& clock)
     : store_(store), blobs_(blobs), pipeline_(pipeline), clock_(clock) {}
 

@@ -42,6 +42,8 @@ struct QuarantineResult {
   std::string message;  // one line for a terminal or a JSON reply
 };
 const char* quarantine_status_name(QuarantineResult::Status status);
+// A journal id as an operator types it (digits, above 0); false otherwise.
+bool parse_journal_id(const std::string& text, std::int64_t& id);
 
 class Quarantine {
  public:

@@ -757,3 +757,47 @@ TEST_CASE("a field's values are counted per type over the tickets opened in a pe
   CHECK(counts[1].count == 2);
   CHECK(store->field_counts("analysis", 2000, 0).empty());  // opened at 1000
 }
+
+TEST_CASE("a quarantined journal entry is rewritten only while quarantined and is counted with its age", "[store][quarantine]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  JournalEntry e;
+  e.source = "imap";
+  e.mailbox = "suporte";
+  e.uidvalidity = 7;
+  e.uid = 43;
+  e.message_id = "q@example.com";
+  e.content_sha256 = "ee00";
+  e.outcome = "quarantined";
+  e.detail = "the store refused it";
+  e.explanation = "loop_guard\tpass\tnot automatic";
+  e.received_at = 50;
+  e.id = store->add_journal(e);
+  JournalEntry later = e;
+  later.received_at = 90;
+  later.uid = 44;
+  later.id = store->add_journal(later);
+  CHECK(store->quarantine_summary().count == 2);
+  CHECK(*store->quarantine_summary().oldest_received_at == 50);
+  REQUIRE(store->quarantined(10).size() == 2);
+  CHECK(store->quarantined(10)[0].id == e.id);  // oldest first
+  CHECK(store->journal_entry(e.id)->explanation == "loop_guard\tpass\tnot automatic");
+
+  const TicketId ticket = sample_ticket(*store, "20261124000043").id;
+  JournalEntry applied = e;
+  applied.outcome = "ticket_created";
+  applied.ticket_id = ticket;
+  applied.updated_at = 60;
+  CHECK(store->update_quarantined(applied));
+  CHECK_FALSE(store->update_quarantined(applied));  // not quarantined any more: nothing rewritten
+  const auto stored = store->journal_entry(e.id);
+  CHECK(stored->outcome == "ticket_created");
+  CHECK(*stored->updated_at == 60);
+  CHECK(stored->uid == 43);  // the source columns stay
+  REQUIRE(store->journal_of_ticket(ticket).size() == 1);
+  CHECK(store->journal_of_ticket(ticket)[0].id == e.id);
+  CHECK(store->quarantine_summary().count == 1);
+  CHECK(*store->quarantine_summary().oldest_received_at == 90);
+  CHECK_FALSE(store->journal_entry(999999));
+  CHECK(Backend::schema_version(*store) >= 9);
+}
