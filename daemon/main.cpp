@@ -148,7 +148,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     options.addOption(Option("mailbox", "m", "deliver: the mailbox the message arrived at").argument("NAME"));
     options.addOption(Option("json", "j", "parse: print JSON (the only format)"));
     options.addOption(Option("status", "s", "ticket list: only tickets in this status").argument("STATUS"));
-    options.addOption(Option("limit", "n", "ticket list: at most this many (default 100)").argument("N"));
+    options.addOption(Option("limit", "n", "ticket list, quarantine list: at most this many (default 100)").argument("N"));
     options.addOption(Option("all", "", "quarantine retry: every quarantined message"));
     options.addOption(Option("reason", "", "quarantine drop: why (kept in the journal)").argument("TEXT"));
     options.addOption(Option("why", "", "ticket show: why the ticket is here and why it is its responsible's"));
@@ -318,6 +318,8 @@ class AtenddApp : public Poco::Util::ServerApplication {
     o.all = all_;
     o.reason = reason_;
     o.mailbox = mailbox_;
+    if (!limit_.empty() && limit_.size() <= 4 && limit_.find_first_not_of("0123456789") == std::string::npos)
+      o.limit = std::max(1, std::stoi(limit_));
     if (const char* user = std::getenv("SUDO_USER"); user && *user) o.actor = std::string("cli:") + user;
     else if (const char* login = std::getenv("USER"); login && *login) o.actor = std::string("cli:") + login;
     return o;
