@@ -12,6 +12,7 @@
 
 #include "daemon/outbox/renderer.h"
 #include "daemon/tickets/assignment.h"
+#include "daemon/tickets/confirmation.h"
 #include "daemon/tickets/fields.h"
 #include "daemon/tickets/protocol.h"
 #include "daemon/tickets/workflow.h"
@@ -287,12 +288,22 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
   }
   if (!type || type->cc_watchers) add_cc_watchers(parsed, t, author);
 
-  bool reopened = false;
+  bool reopened = false, confirmed = false;
+  const std::string new_part = parsed.new_text.empty() ? parsed.text : parsed.new_text;
+  const std::string approval = transition(t.status, Action::CustomerApproval).allowed
+                                   ? approval_phrase(new_part, config_.confirmation)
+                                   : std::string();
   if (t.status == TicketStatus::Closed) {
     set_status(t, TicketStatus::Reopened, author, "the customer wrote inside the reopening window");
     t.times_reopened += 1;
     t.closed_at.reset();
     reopened = true;
+  } else if (!approval.empty()) {
+    // 001 "Confirmado": the customer approved the solution; closed with it as the final opinion.
+    record(t.id, "confirmation", "", "confirmed", "the customer approved the solution: \"" + approval + "\"", author);
+    store_.set_field(t.id, "confirmation", "confirmed");
+    close_ticket(t, author, last_solution(t), update.mails);
+    confirmed = true;
   } else {
     const Transition after = transition(t.status, Action::CustomerReply);
     if (after.allowed && after.to != t.status) {
@@ -314,6 +325,8 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
     mail.text = parsed.new_text.empty() ? parsed.text : parsed.new_text;
     mail.from_name = parsed.from.name.empty() ? author : parsed.from.name;
     if (reopened) mail.justification = "o cliente escreveu novamente / the customer wrote again";
+    if (confirmed) mail.justification = "o cliente confirmou a solução; atendimento encerrado / the customer "
+                                        "confirmed the solution; the ticket is closed";
     update.mails.push_back(mail);
   } else {
     record(t.id, "mail_skipped", "customer_update", "", "the ticket has no responsible agent yet");
@@ -720,6 +733,9 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     }
   } else if (name == "field") {
     if (!is_field_name(arg)) return fail("\"" + arg + "\" is not a field name (letters, digits, '_' or '-')");
+    if (lower(arg) == "analysis" || lower(arg) == "confirmation")
+      return fail("the field " + lower(arg) + " is kept by atendd (" +
+                  (lower(arg) == "analysis" ? "#analysis sets it" : "the customer's confirmation sets it") + ")");
     if (!check_transition(run, c, Action::Field)) return;
     std::string value = c.args[1];
     if (type && !type->fields.empty()) {
@@ -1128,17 +1144,25 @@ TicketUpdate Engine::remind(const Ticket& ticket, Timestamp scheduled_for) {
   return update;
 }
 
+std::string Engine::last_solution(const Ticket& ticket) {
+  std::string solution;
+  for (const auto& article : store_.articles(ticket.id))
+    if (article.kind == ArticleKind::Solution) solution = article.text;
+  return solution;
+}
+
 TicketUpdate Engine::auto_close(const Ticket& ticket) {
   TicketUpdate update;
   update.ticket = ticket;
   Ticket& t = update.ticket;
-  std::string solution;
-  for (const auto& article : store_.articles(t.id))
-    if (article.kind == ArticleKind::Solution) solution = article.text;
   const TypeConfig* type = config_.type(t.type_id);
-  record(t.id, "auto_close", "", "",
-         "solved with no customer reply for " + std::to_string(type ? type->auto_close_days : 0) + " days");
-  close_ticket(t, "system", solution, update.mails);
+  const std::string silence =
+      "solved with no customer reply for " + std::to_string(type ? type->auto_close_days : 0) + " days";
+  record(t.id, "auto_close", "", "", silence);
+  // 001 "Avisado" without "Confirmado": the customer was told and never answered.
+  record(t.id, "confirmation", "", "unconfirmed", silence);
+  store_.set_field(t.id, "confirmation", "unconfirmed");
+  close_ticket(t, "system", last_solution(t), update.mails);
   store_.update_ticket(t);
   return update;
 }

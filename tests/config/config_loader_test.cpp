@@ -920,3 +920,24 @@ TEST_CASE("a stage may carry its own days to the next contact", "[config][workfl
   CHECK(bad.problems[0].to_string().rfind("test.ini:5: workflow.w.stage_b: ", 0) == 0);
   CHECK(bad.problems[0].message.find("whole number of days") != std::string::npos);
 }
+
+// ---- [confirmation]: the customer's approval phrases per locale (issue 13)
+
+TEST_CASE("approval phrases default per locale and a phrases_LOCALE key replaces them", "[config][confirmation]") {
+  auto defaults = load(lines({"[server]", "address = s@example.com"}));
+  CHECK(loaded(defaults).confirmation.phrases.at("pt_BR").front() == "ok, resolvido");
+  CHECK(loaded(defaults).confirmation.phrases.at("en").front() == "yes, solved");
+  auto mine = load(lines({"[server]", "address = s@example.com", "[confirmation]",
+                          "phrases_pt_BR = tudo certo, obrigado | pode arquivar", "phrases_en ="}));
+  CHECK(loaded(mine).confirmation.phrases.at("pt_BR") == std::vector<std::string>{"tudo certo, obrigado", "pode arquivar"});
+  CHECK(loaded(mine).confirmation.phrases.at("en").empty());
+}
+
+TEST_CASE("bad approval phrases are problems with their line and key", "[config][confirmation]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[confirmation]", "phrases_Portugues = ok",
+                            "phrases_en = yes, solved | | done", "frases = ok", "[confirmation.a]"}));
+  CHECK(has_problem(result, 4, "confirmation.phrases_Portugues", "not a locale"));
+  CHECK(has_problem(result, 5, "confirmation.phrases_en", "an empty phrase"));
+  CHECK(has_problem(result, 6, "confirmation.frases", "unknown key"));
+  CHECK(has_problem(result, 7, "confirmation.a", "takes no name"));
+}
