@@ -58,7 +58,7 @@ namespace {
 
 // Days to the next contact of a ticket: its stage's when the stage sets them, else its type's.
 int next_contact_days(const Config& config, const Ticket& ticket) {
-  const StageConfig& stage = stage_options(workflow_of(config, ticket.type_id), ticket.stage);
+  const StageConfig& stage = current_stage_options(config, ticket.type_id, ticket.stage);
   if (stage.next_contact_days >= 0) return stage.next_contact_days;
   const TypeConfig* type = config.type(ticket.type_id);
   return type ? type->next_contact_days : 0;
@@ -91,7 +91,7 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.mailbox = message.mailbox;
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
-  t.stage = workflow_of(config_, type.id).stages.front();
+  t.stage = first_stage(config_, type.id);
   if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
   t.responsible = assign_responsible(type, config_, store_);
   t.id = store_.add_ticket(t);
@@ -724,8 +724,9 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     t.type_id = wanted->id;
     const WorkflowConfig& after = workflow_of(config_, t.type_id);
     if (&before != &after) {
-      change(run, "stage", t.stage, after.stages.front(), "the new type's workflow");
-      t.stage = after.stages.front();
+      const std::string start = first_stage(config_, t.type_id);
+      change(run, "stage", t.stage, start, "the new type's workflow");
+      t.stage = start;
     }
     if (wanted->level > t.level) {
       change(run, "level", std::to_string(t.level), std::to_string(wanted->level), "the new type's access level");
@@ -794,16 +795,15 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     store_.set_field(t.id, "analysis", verdict);
   } else if (name == "stage") {
     if (!check_transition(run, c, Action::Stage)) return;
-    const WorkflowConfig& workflow = workflow_of(config_, t.type_id);
-    const StageMove move = resolve_stage_move(workflow, t.stage, arg);
+    const StageMove move = resolve_stage_move(config_, t.type_id, t.stage, arg);
     if (!move.error.empty()) return fail(move.error);
-    const StageConfig& options = stage_options(workflow, move.to);
+    const StageConfig& options = current_stage_options(config_, t.type_id, move.to);
     const AgentConfig* next = nullptr;
     std::string department;
     if (c.args.size() > 1 && !(next = find_agent_for(run, c, c.args[1], false, department))) return;
     bool names_responsible = next != nullptr;
     for (const auto& other : run.commands) names_responsible |= other.name == "assign" || other.name == "forward";
-    if (options.requires_responsible && !names_responsible)
+    if ((options.requires_responsible || move.requires_responsible) && !names_responsible)
       return fail("stage " + move.to + " requires naming the next responsible: write #stage " + arg +
                   " AGENT, or add #forward AGENT to the message");
     if (options.closes) {
@@ -813,6 +813,8 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       if (!fields_complete("closed (stage " + move.to + " closes it)")) return;
     }
     change(run, "stage", t.stage, move.to, run.text);
+    if (!move.workflow_change.empty())  // 003 "Workflow (verde)": into or back from another workflow
+      change(run, "workflow", move.from_workflow, move.to_workflow, move.workflow_change);
     t.stage = move.to;
     if (options.next_contact_days >= 0) {  // the stage's own days to the next contact
       if (options.next_contact_days > 0)
@@ -862,7 +864,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     if (!check_transition(run, c, Action::Close) || !need_text("the final opinion (parecer)") ||
         !fields_complete("closed"))
       return;
-    const std::string stage = closing_stage(workflow_of(config_, t.type_id), t.stage);
+    const std::string stage = closing_stage(config_, t.type_id, t.stage);
     if (!stage.empty() && stage != t.stage) {
       change(run, "stage", t.stage, stage, "#close");
       t.stage = stage;

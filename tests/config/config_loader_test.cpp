@@ -941,3 +941,34 @@ TEST_CASE("bad approval phrases are problems with their line and key", "[config]
   CHECK(has_problem(result, 6, "confirmation.frases", "unknown key"));
   CHECK(has_problem(result, 7, "confirmation.a", "takes no name"));
 }
+
+// ---- sub-workflows: stage_NAME = workflow:OTHER[:return|:end] (issue 13)
+
+TEST_CASE("a stage may enter another workflow and come back or end there", "[config][workflow][subflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[workflow.a]", "stages = x, y, z",
+                            "stage_y = workflow:b", "stage_z = workflow:c:end, requires_responsible",
+                            "[workflow.b]", "stages = b1", "[workflow.c]", "stages = c1"}));
+  const Config& c = loaded(result);
+  CHECK(c.workflows.at("a").stage_options.at("y").subflow == "b");
+  CHECK(c.workflows.at("a").stage_options.at("y").subflow_returns);
+  CHECK(c.workflows.at("a").stage_options.at("z").subflow == "c");
+  CHECK_FALSE(c.workflows.at("a").stage_options.at("z").subflow_returns);
+  CHECK(c.workflows.at("a").stage_options.at("z").requires_responsible);
+}
+
+TEST_CASE("bad sub-workflows are problems with their line and key", "[config][workflow][subflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com",  // 1-2
+                            "[workflow.a]", "stages = x, y, z",       // 3-4
+                            "stage_x = workflow:nenhum",             // 5: no such workflow
+                            "stage_y = workflow:b:sempre",           // 6: bad mode
+                            "stage_z = workflow:b, closes",          // 7: not a resting place
+                            "[workflow.b]", "stages = b1, b2",       // 8-9
+                            "stage_b2 = workflow:a",                 // 10: a -> b -> a
+                            "[workflow.s]", "stages = s1",           // 11-12
+                            "stage_s1 = workflow:s"}));              // 13: itself
+  CHECK(has_problem(result, 5, "workflow.a.stage_x", "no [workflow.nenhum] section"));
+  CHECK(has_problem(result, 6, "workflow.a.stage_y", "workflow:OTHER:end"));
+  CHECK(has_problem(result, 7, "workflow.a.stage_z", "only requires_responsible"));
+  CHECK(has_problem(result, 10, "workflow.b.stage_b2", "may not enter themselves: b -> a -> b"));
+  CHECK(has_problem(result, 13, "workflow.s.stage_s1", "may not enter themselves: s -> s"));
+}

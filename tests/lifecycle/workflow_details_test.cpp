@@ -1,0 +1,87 @@
+// workflow_details_test.cpp — the workflow details of seed 003 end to end through the inbound
+// path: a stage that enters another workflow and comes back (or ends there), a stage that
+// requires naming the next responsible, canned answers ("parecer padrão") tied to stages; and the
+// scheduling periods of seed 004 ("Melhor horário": morning, afternoon, evening, any).
+#include "desk.h"
+
+namespace {
+
+const char* const kImplantacao =
+    "[type.implantacao]\nname = Implantacao\nmatch_subject = (?i)implanta\nassign = agent:maria\n"
+    "workflow = implantacao\n"
+    "[workflow.implantacao]\nstages = abertura, implantar, acompanhamento, conclusao\n"
+    "stage_acompanhamento = workflow:duvidas, requires_responsible\nstage_conclusao = closes\n"
+    "[workflow.duvidas]\nstages = contato, retorno\nstage_retorno = answers:garantia_aprovada\n";
+
+}  // namespace
+
+TEST_CASE("a stage enters another workflow and the ticket comes back to the stage after it",
+          "[workflow][subflow][lifecycle][seed]") {
+  Desk desk(kImplantacao);
+  const std::string p = desk.customer("Implantacao do sistema", "Quando instalam?\r\n").protocol;
+  desk.agent("maria", p, "#take\r\n#stage next\r\n");
+  CHECK(desk.ticket(p).stage == "implantar");
+
+  // Entering the follow-up flow requires the next responsible (the entering stage's option).
+  desk.agent("maria", p, "#stage next\r\nSistema implantado.\r\n");
+  CHECK(desk.ticket(p).stage == "implantar");
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "requires naming the next responsible"));
+  desk.agent("maria", p, "#stage next joao\r\nSistema implantado; acompanhar as duvidas.\r\n");
+  Ticket t = desk.ticket(p);
+  CHECK(t.stage == "acompanhamento/contato");
+  CHECK(t.responsible == "joao");
+  CHECK(desk.history_has(p, "stage", "acompanhamento/contato"));
+  CHECK(desk.history_has(p, "workflow", "duvidas"));
+
+  desk.agent("joao", p, "#stage next\r\nCliente orientado.\r\n");
+  CHECK(desk.ticket(p).stage == "acompanhamento/retorno");
+  desk.agent("joao", p, "#stage next\r\nSem mais duvidas.\r\n");  // past the last stage of duvidas
+  t = desk.ticket(p);
+  CHECK(t.stage == "conclusao");
+  CHECK(t.status == TicketStatus::Closed);  // conclusao closes: the text is the final opinion
+  CHECK(desk.history_has(p, "workflow", "implantacao"));
+  const auto closing = desk.mails_to("ana@cliente.org").back();
+  REQUIRE(closing.template_name == "closing");
+  CHECK(contains(readable(closing.raw), "Sem mais duvidas."));
+}
+
+TEST_CASE("a sub-workflow entered for good keeps the ticket until its own closing stage",
+          "[workflow][subflow][lifecycle]") {
+  Desk desk(
+      "[type.obra]\nname = Obra\nmatch_subject = obra\nassign = agent:maria\nworkflow = obra\n"
+      "[workflow.obra]\nstages = abertura, vistoria\nstage_vistoria = workflow:laudo:end\n"
+      "[workflow.laudo]\nstages = medicao, laudo_final\nstage_laudo_final = closes\n");
+  const std::string p = desk.customer("Reforma da obra", "Vistoria.\r\n").protocol;
+  desk.agent("maria", p, "#stage next\r\n");
+  CHECK(desk.ticket(p).stage == "vistoria/medicao");
+  desk.agent("maria", p, "#stage abertura\r\n");  // no way back out of a flow entered for good
+  CHECK(desk.ticket(p).stage == "vistoria/medicao");
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "no stage \"abertura\""));
+  desk.agent("maria", p, "#close\r\nLaudo entregue.\r\n");
+  CHECK(desk.ticket(p).stage == "vistoria/laudo_final");
+  CHECK(desk.ticket(p).status == TicketStatus::Closed);
+}
+
+TEST_CASE("a stage requiring the next responsible refuses #stage next without one and says why",
+          "[workflow][lifecycle][refusal]") {
+  Desk desk(
+      "[type.troca]\nname = Troca\nmatch_subject = troca\nassign = agent:maria\nworkflow = troca\n"
+      "[workflow.troca]\nstages = abertura, analise, conclusao\nstage_analise = requires_responsible\n"
+      "stage_conclusao = closes\n");
+  const std::string p = desk.customer("Pedido de troca", "Quero trocar.\r\n").protocol;
+  const size_t history = desk.store.history(desk.ticket(p).id).size();
+  desk.agent("maria", p, "#stage next\r\nPara analise.\r\n");
+  CHECK(desk.ticket(p).stage == "abertura");
+  CHECK(desk.ticket(p).responsible == "maria");
+  const auto error = desk.mails_to("maria@example.com").back();
+  REQUIRE(error.template_name == "command_error");
+  const std::string text = readable(error.raw);
+  CHECK(contains(text, "stage analise requires naming the next responsible"));
+  CHECK(contains(text, "#stage next AGENT"));
+  CHECK(contains(text, "#forward AGENT"));
+  CHECK(desk.store.history(desk.ticket(p).id).size() == history + 2);  // command_refused and the mail
+
+  desk.agent("maria", p, "#forward joao\r\n#stage next\r\nPara a qualidade analisar.\r\n");
+  CHECK(desk.ticket(p).stage == "analise");
+  CHECK(desk.ticket(p).responsible == "joao");
+}
