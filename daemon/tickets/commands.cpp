@@ -35,7 +35,7 @@ const Spec kSpecs[] = {
     {"reopen", 0, 0, false, "#reopen"},
     {"watch", 1, 1, false, "#watch ADDRESS"},
     {"unwatch", 1, 1, false, "#unwatch ADDRESS"},
-    {"answer", 1, 1, false, "#answer NAME"},
+    {"answer", 0, 1, false, "#answer [NAME]"},
     {"link", 1, 1, false, "#link PROTOCOL"},
     {"level", 1, 1, false, "#level N"},
 };

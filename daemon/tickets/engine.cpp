@@ -927,31 +927,63 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     }
   } else if (name == "answer") {
     if (!check_transition(run, c, Action::Answer)) return;
-    const auto source = Renderer::answer(config_.server.templates_dir, config_.server.locale, arg);
-    if (!source) {
-      const auto names = Renderer::answer_names(config_.server.templates_dir, config_.server.locale);
-      return fail("no canned answer \"" + arg + "\"; the answers are: " +
-                  (names.empty() ? std::string("none") : joined(names, ", ")));
+    // A canned answer rendered for this ticket; "" with `problem` set when it cannot be.
+    auto render_answer = [&](const std::string& answer_name, std::string& problem) {
+      const auto source = Renderer::answer(config_.server.templates_dir, config_.server.locale, answer_name);
+      if (!source) {
+        problem = "no canned answer \"" + answer_name + "\"";
+        return std::string();
+      }
+      kainjow::mustache::mustache answer{*source};
+      if (!answer.is_valid()) {
+        problem = "the canned answer " + answer_name + " does not compile: " + answer.error_message();
+        return std::string();
+      }
+      const auto contact = store_.contact(t.contact_id).value_or(Contact{});
+      kainjow::mustache::data context;
+      kainjow::mustache::data customer;
+      customer.set("name", contact.name);
+      customer.set("address", contact.address);
+      context.set("customer", customer);
+      kainjow::mustache::data agent_data;
+      agent_data.set("name", agent.name);
+      agent_data.set("address", agent.email);
+      context.set("agent", agent_data);
+      kainjow::mustache::data server;
+      server.set("name", config_.server.name);
+      server.set("address", config_.server.address);
+      context.set("server", server);
+      context.set("protocol", t.protocol);
+      std::string rendered = answer.render(context);
+      while (!rendered.empty() && (rendered.back() == '\n' || rendered.back() == '\r')) rendered.pop_back();
+      return rendered;
+    };
+    const auto names = Renderer::answer_names(config_.server.templates_dir, config_.server.locale);
+    if (arg.empty()) {
+      // "#answer" alone asks which canned answers ("parecer padrão") there are: those of the
+      // ticket's stage first, each with its text as the customer would get it; nothing is applied.
+      const auto& of_stage = current_stage_options(config_, t.type_id, t.stage).canned_answers;
+      std::string list = "#answer NAME puts a canned answer (parecer padrão) into the reply. ";
+      list += of_stage.empty() ? "Stage " + t.stage + " has no answers of its own."
+                               : "The answers of stage " + t.stage + ":";
+      for (const auto& answer_name : of_stage) {
+        std::string problem;
+        std::string text = render_answer(answer_name, problem);
+        std::string indented;
+        for (char ch : problem.empty() ? text : problem) indented += ch == '\n' ? std::string("\n        ") : std::string(1, ch);
+        list += "\n\n    #answer " + answer_name + "\n        " + indented;
+      }
+      std::vector<std::string> others;
+      for (const auto& answer_name : names)
+        if (std::find(of_stage.begin(), of_stage.end(), answer_name) == of_stage.end()) others.push_back(answer_name);
+      list += std::string("\n\n    ") + (of_stage.empty() ? "The answers: " : "Other answers: ") +
+              (others.empty() ? std::string("none") : joined(others, ", "));
+      return fail(list);
     }
-    kainjow::mustache::mustache answer{*source};
-    if (!answer.is_valid()) return fail("the canned answer " + arg + " does not compile: " + answer.error_message());
-    const auto contact = store_.contact(t.contact_id).value_or(Contact{});
-    kainjow::mustache::data context;
-    kainjow::mustache::data customer;
-    customer.set("name", contact.name);
-    customer.set("address", contact.address);
-    context.set("customer", customer);
-    kainjow::mustache::data agent_data;
-    agent_data.set("name", agent.name);
-    agent_data.set("address", agent.email);
-    context.set("agent", agent_data);
-    kainjow::mustache::data server;
-    server.set("name", config_.server.name);
-    server.set("address", config_.server.address);
-    context.set("server", server);
-    context.set("protocol", t.protocol);
-    std::string rendered = answer.render(context);
-    while (!rendered.empty() && (rendered.back() == '\n' || rendered.back() == '\r')) rendered.pop_back();
+    std::string problem;
+    const std::string rendered = render_answer(arg, problem);
+    if (!problem.empty())
+      return fail(problem + "; the answers are: " + (names.empty() ? std::string("none") : joined(names, ", ")));
     run.answers.push_back(rendered);
   } else if (name == "link") {
     if (!check_transition(run, c, Action::Link)) return;

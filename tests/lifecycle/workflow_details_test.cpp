@@ -85,3 +85,50 @@ TEST_CASE("a stage requiring the next responsible refuses #stage next without on
   CHECK(desk.ticket(p).stage == "analise");
   CHECK(desk.ticket(p).responsible == "joao");
 }
+
+TEST_CASE("#answer without a name lists the stage's canned answers with their text and applies nothing",
+          "[workflow][answers][lifecycle]") {
+  Desk desk(kImplantacao);
+  const std::string p = desk.customer("Implantacao do sistema", "Quando instalam?\r\n").protocol;
+  desk.agent("maria", p, "#stage implantar\r\n");
+  desk.agent("maria", p, "#stage next joao\r\nAcompanhar.\r\n");
+  desk.agent("joao", p, "#stage next\r\nCliente orientado.\r\n");
+  REQUIRE(desk.ticket(p).stage == "acompanhamento/retorno");
+  const size_t to_ana = desk.mails_to("ana@cliente.org").size();
+
+  desk.agent("joao", p, "#take\r\n#answer\r\n");
+  CHECK(desk.ticket(p).status == TicketStatus::New);  // nothing applied, #take included
+  const auto help = desk.mails_to("joao@example.com").back();
+  REQUIRE(help.template_name == "command_error");
+  const std::string text = readable(help.raw);
+  CHECK(contains(text, "The answers of stage acompanhamento/retorno:"));
+  CHECK(contains(text, "#answer garantia_aprovada"));
+  CHECK(contains(text, "foi aprovado"));  // the answer's text as the customer would read it
+  CHECK(contains(text, "Other answers: redefinir_senha"));
+  CHECK(desk.mails_to("ana@cliente.org").size() == to_ana);
+
+  desk.agent("joao", p, "#answer garantia_aprovada\r\n");
+  const auto reply = desk.mails_to("ana@cliente.org").back();
+  REQUIRE(reply.template_name == "reply");
+  CHECK(contains(readable(reply.raw), "foi aprovado"));
+}
+
+TEST_CASE("#answer without a name in a stage without answers lists every answer", "[answers][lifecycle]") {
+  Desk desk;
+  const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  desk.agent("maria", p, "#answer\r\n");
+  const std::string text = readable(desk.mails_to("maria@example.com").back().raw);
+  CHECK(contains(text, "Stage abertura has no answers of its own."));
+  CHECK(contains(text, "The answers: garantia_aprovada, redefinir_senha"));
+}
+
+TEST_CASE("a stage naming a canned answer that does not exist fails the template check", "[answers][config]") {
+  const Config config = config_from(
+      "[server]\naddress = suporte@example.com\n[workflow.w]\nstages = a, b\nstage_b = answers:garantia_aprovada|sumiu\n");
+  CHECK_THROWS_WITH(make_renderer(config), Catch::Contains("[workflow.w] stage_b: no canned answer \"sumiu\""));
+  const Config good = config_from("[server]\naddress = suporte@example.com\n[workflow.w]\nstages = a, b\n"
+                                  "stage_b = answers:garantia_aprovada|redefinir_senha\n");
+  CHECK(good.workflows.at("w").stage_options.at("b").canned_answers ==
+        std::vector<std::string>{"garantia_aprovada", "redefinir_senha"});
+  CHECK_NOTHROW(make_renderer(good));
+}
