@@ -385,6 +385,27 @@ std::optional<Timestamp> parse_schedule(const std::string& date, const std::stri
   return static_cast<Timestamp>(timegm(&tm));
 }
 
+// "morning", "afternoon", "evening" or "any" for a period word of #schedule (English or
+// Portuguese, accents optional); "" when `word` is none.
+std::string schedule_period(const std::string& word) {
+  const std::string w = lower(word);
+  if (w == "morning" || w == "manha" || w == "manhã") return "morning";
+  if (w == "afternoon" || w == "tarde") return "afternoon";
+  if (w == "evening" || w == "night" || w == "noite") return "evening";
+  if (w == "any" || w == "anytime" || w == "qualquer") return "any";
+  return "";
+}
+
+// The period of the day as the customer reads it in `locale`; "" for no period.
+std::string period_in_words(const std::string& period, const std::string& locale) {
+  if (period.empty()) return "";
+  const bool pt = locale == "pt_BR";
+  if (period == "morning") return pt ? "no período da manhã" : "in the morning";
+  if (period == "afternoon") return pt ? "no período da tarde" : "in the afternoon";
+  if (period == "evening") return pt ? "no período da noite" : "in the evening";
+  return pt ? "em qualquer horário" : "at any time of the day";
+}
+
 std::optional<Priority> parse_priority(const std::string& word) {
   const std::string w = lower(word);
   if (w == "urgent" || w == "1") return Priority::Urgent;
@@ -670,18 +691,23 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   } else if (name == "schedule") {
     if (!check_transition(run, c, Action::Schedule)) return;
-    const std::string time = c.args.size() > 1 ? c.args[1] : "";
+    // 004 "Melhor horário": a period of the day instead of a time.
+    const std::string second = c.args.size() > 1 ? c.args[1] : "";
+    const std::string period = schedule_period(second);
+    const std::string time = period.empty() ? second : "";
     const auto when = parse_schedule(arg, time);
     if (!when)
-      return fail("\"" + joined(c.args, " ") + "\" is not a date: write #schedule YYYY-MM-DD or #schedule YYYY-MM-DD HH:MM");
+      return fail("\"" + joined(c.args, " ") + "\" is not a date: write #schedule YYYY-MM-DD, #schedule YYYY-MM-DD HH:MM "
+                  "or #schedule YYYY-MM-DD morning|afternoon|evening|any");
     const Timestamp day = *when / 86400 * 86400;
     const Timestamp now = clock_.now();
     if ((time.empty() && day + 86400 <= now) || (!time.empty() && *when <= now))
       return fail(joined(c.args, " ") + " is in the past (now it is " + format_date(now, true) + " UTC)");
     const std::string shown = format_date(*when, !time.empty());
+    const std::string period_words = period_in_words(period, config_.server.locale);
     move_status(run, TicketStatus::Scheduled, run.text);
     t.times_scheduled += 1;
-    change(run, "scheduled", "", shown, run.text);
+    change(run, "scheduled", "", period.empty() ? shown : shown + " " + period, run.text);
     run.text_used = true;
     if (run.dry_run) return;
     store_.set_timer(t.id, "reminder", day);
@@ -696,6 +722,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     mail.agent_id = agent.id;
     mail.to.push_back({contact->address, contact->name});
     mail.due = shown;
+    mail.period = period_words;
     mail.text = run.text.empty() ? kNoText : run.text;
     mail.automatic = run.text.empty();
     mail.from_name = agent.name + " (" + config_.server.name + ")";

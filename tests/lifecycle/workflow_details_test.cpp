@@ -132,3 +132,52 @@ TEST_CASE("a stage naming a canned answer that does not exist fails the template
         std::vector<std::string>{"garantia_aprovada", "redefinir_senha"});
   CHECK_NOTHROW(make_renderer(good));
 }
+
+TEST_CASE("#schedule takes a period of the day and the customer's mail says it in words", "[schedule][lifecycle][seed]") {
+  struct Case {
+    const char* locale;
+    const char* word;
+    const char* date_shown;
+    const char* words;
+  };
+  const Case cases[] = {
+      {"pt_BR", "morning", "27/11/2026", "agendado para 27/11/2026, no período da manhã."},
+      {"pt_BR", "tarde", "27/11/2026", "agendado para 27/11/2026, no período da tarde."},
+      {"pt_BR", "evening", "27/11/2026", "agendado para 27/11/2026, no período da noite."},
+      {"pt_BR", "any", "27/11/2026", "agendado para 27/11/2026, em qualquer horário."},
+      {"en", "morning", "2026-11-27", "scheduled for 2026-11-27, in the morning."},
+      {"en", "Afternoon", "2026-11-27", "scheduled for 2026-11-27, in the afternoon."},
+      {"en", "noite", "2026-11-27", "scheduled for 2026-11-27, in the evening."},
+      {"en", "any", "2026-11-27", "scheduled for 2026-11-27, at any time of the day."},
+  };
+  for (const Case& c : cases) {
+    INFO(c.locale << " " << c.word);
+    Desk desk;
+    desk.config.server.locale = c.locale;
+    desk.renderer = make_renderer(desk.config);
+    desk.pipeline = std::make_unique<InboundPipeline>(desk.store, desk.blobs, desk.config, *desk.renderer, desk.clock,
+                                                      desk.log);
+    const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+    desk.agent("maria", p, std::string("#schedule 2026-11-27 ") + c.word + "\r\n");
+    const Ticket t = desk.ticket(p);
+    CHECK(t.status == TicketStatus::Scheduled);
+    const auto told = desk.mails_to("ana@cliente.org").back();
+    REQUIRE(told.template_name == "scheduled");
+    CHECK(contains(readable(told.raw), c.words));
+    // The reminder comes on the day, as with a date alone.
+    desk.clock.advance(3 * 86400);
+    CHECK(desk.tick().reminded == 1);
+  }
+}
+
+TEST_CASE("#schedule refuses a word that is neither a time nor a period", "[schedule][lifecycle][refusal]") {
+  Desk desk;
+  const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  desk.agent("maria", p, "#schedule 2026-11-27 madrugada\r\n");
+  CHECK(desk.ticket(p).status == TicketStatus::New);
+  CHECK(contains(readable(desk.mails_to("maria@example.com").back().raw), "morning|afternoon|evening|any"));
+  desk.agent("maria", p, "#schedule 2026-11-27 14:30\r\n");  // a time still works, without a period
+  CHECK(desk.ticket(p).status == TicketStatus::Scheduled);
+  const std::string told = readable(desk.mails_to("ana@cliente.org").back().raw);
+  CHECK(contains(told, "agendado para 27/11/2026 14:30."));
+}
