@@ -564,6 +564,12 @@ void Engine::hand_over(CommandRun& run, const AgentConfig& to, const std::string
 
 void Engine::close_ticket(Ticket& t, const std::string& actor, const std::string& final_opinion,
                           std::vector<OutgoingMail>& mails) {
+  // The ticket lands on its workflow's closing stage (#close moves it there before).
+  const std::string stage = closing_stage(config_, t.type_id, t.stage);
+  if (!stage.empty() && stage != t.stage) {
+    record(t.id, "stage", t.stage, stage, "closed", actor);
+    t.stage = stage;
+  }
   set_status(t, TicketStatus::Closed, actor, final_opinion);
   t.closed_at = clock_.now();
   store_.clear_timer(t.id, "auto_close");
