@@ -106,6 +106,10 @@ class Engine {
   //     #answer) it is relayed to the customer as a reply, with the canned answers of #answer
   //     after it; such a relay counts as a contact (first response, next contact) but leaves the
   //     status as the commands set it.
+  // "#answer" without a name applies nothing: the agent gets the command_error mail listing the
+  // canned answers of the ticket's stage with their text, then the others. "#schedule DATE
+  // PERIOD" (morning|afternoon|evening|any) tells the customer the period in words. "#stage"
+  // follows workflow.h, into and out of sub-workflows.
   // An agent below the ticket's access level can neither answer nor command it (invariant 5).
   TicketUpdate add_agent_reply(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent);
 
