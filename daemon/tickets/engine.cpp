@@ -290,7 +290,10 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
 
   bool reopened = false, confirmed = false;
   const std::string new_part = parsed.new_text.empty() ? parsed.text : parsed.new_text;
-  const std::string approval = transition(t.status, Action::CustomerApproval).allowed
+  // Only the customer (the ticket's contact) confirms; a watcher's words never close the ticket.
+  const auto contact = store_.contact(t.contact_id);
+  const bool from_customer = contact && !contact->address.empty() && Poco::toLower(contact->address) == author;
+  const std::string approval = from_customer && transition(t.status, Action::CustomerApproval).allowed
                                    ? approval_phrase(new_part, config_.confirmation)
                                    : std::string();
   if (t.status == TicketStatus::Closed) {

@@ -2,10 +2,13 @@
 // "Confirmado"), end to end through the inbound path: an approval phrase in the new part of the
 // reply closes the ticket as confirmed with the closing e-mail; the same phrase only in the quoted
 // history (our solution mail asks for it) does not; any other reply puts it back in progress;
-// silence for the type's days closes it as unconfirmed (clock moved, scheduler ticked).
+// silence for the type's days closes it as unconfirmed (clock moved, scheduler ticked). A real
+// reply of the corpus (Thunderbird, quote above the new text) checks the quote is never read.
+#include <filesystem>
 #include <sstream>
 
 #include "desk.h"
+#include "support/corpus.h"
 
 namespace {
 
@@ -124,4 +127,48 @@ TEST_CASE("phrases from the configuration replace a locale's defaults", "[confir
   CHECK(desk.ticket(p).status == TicketStatus::InProgress);
   desk.customer("Re: [#" + q + "] Garantia 2", "Tudo certo, podem arquivar!\r\n");
   CHECK(desk.ticket(q).status == TicketStatus::Closed);
+}
+
+TEST_CASE("a real reply with the quote above its new text approves only by its own words", "[confirmation][lifecycle][corpus]") {
+  const std::string path = test::corpus_dir() + "/zammad/mail005.box";
+  if (!std::filesystem::exists(path)) {
+    WARN("mail corpus not found at " << path << ": test skipped");
+    return;
+  }
+  // Thunderbird's "Am …, schrieb …:" attribution, the quoted history, then the customer's text.
+  const std::string raw = test::read_file(path);
+  const auto blank = raw.find("\n\n");
+  REQUIRE(blank != std::string::npos);
+  const std::string body = raw.substr(blank + 2);
+  const auto history_end = body.find("Hallo Martin,");
+  REQUIRE(history_end != std::string::npos);
+  const std::string quoted_approval =
+      body.substr(0, history_end) + "> Problem solved, you can close it.\n" + body.substr(history_end);
+  const std::string own_approval = body + "\nProblem solved, you can close it.\n";
+
+  Desk desk;
+  const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  const std::string q = desk.customer("Garantia 2", "Defeito.\r\n").protocol;
+  desk.agent("maria", p, "#solve\r\nTrocamos a peca.\r\n");
+  desk.agent("maria", q, "#solve\r\nTrocamos a peca.\r\n");
+  const std::string headers = "From: Ana Lima <ana@cliente.org>\r\nTo: suporte@example.com\r\n"
+                              "Content-Type: text/plain; charset=UTF-8; format=flowed\r\n"
+                              "Content-Transfer-Encoding: 8bit\r\nSubject: Re: [#";
+  desk.deliver(headers + p + "] Garantia\r\n", quoted_approval);
+  CHECK(desk.ticket(p).status == TicketStatus::InProgress);
+  desk.deliver(headers + q + "] Garantia 2\r\n", own_approval);
+  CHECK(desk.ticket(q).status == TicketStatus::Closed);
+  CHECK(desk.history_has(q, "confirmation", "confirmed"));
+}
+
+TEST_CASE("only the customer confirms: a watcher's approval phrase does not close the ticket", "[confirmation][lifecycle][security]") {
+  Desk desk;
+  const std::string p = desk.customer("Garantia", "Defeito.\r\n").protocol;
+  desk.agent("maria", p, "#watch diretor@cliente.org\r\n");
+  desk.agent("maria", p, "#solve\r\nTrocamos a peca.\r\n");
+  desk.deliver("From: Diretor <diretor@cliente.org>\r\nTo: suporte+" + desk.ticket(p).reply_token +
+                   "@example.com\r\nSubject: Re: [#" + p + "] Garantia\r\n",
+               "Ok, resolvido. Pode fechar.\r\n");
+  CHECK(desk.ticket(p).status == TicketStatus::InProgress);
+  CHECK_FALSE(desk.history_has(p, "confirmation", "confirmed"));
 }
