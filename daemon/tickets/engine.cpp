@@ -1209,6 +1209,15 @@ TicketUpdate Engine::remind(const Ticket& ticket, Timestamp scheduled_for) {
   mail.audience = OutgoingMail::Audience::Agent;
   mail.to.push_back({responsible->email, responsible->name});
   mail.due = format_date(scheduled_for, false);
+  // The period agreed with the customer, when the last #schedule gave one ("DATE morning").
+  const auto history = store_.history(ticket.id);
+  for (auto h = history.rbegin(); h != history.rend(); ++h) {
+    if (h->field != "scheduled") continue;
+    const auto space = h->to_value.rfind(' ');
+    if (space != std::string::npos)
+      mail.period = period_in_words(schedule_period(h->to_value.substr(space + 1)), config_.server.locale);
+    break;
+  }
   mail.text = kNoText;
   update.mails.push_back(mail);
   return update;

@@ -44,7 +44,7 @@ struct OutgoingMail {
   std::string error;          // {{error}} (command_error)
   std::string final_opinion;  // {{final_opinion}} (closing, watcher_closed)
   std::string due;            // {{due}} (escalation, scheduled, reminder), already formatted
-  std::string period;         // {{period}} (scheduled): the period of the day in words, or empty
+  std::string period;         // {{period}} (scheduled, reminder): the period of the day in words, or empty
 };
 
 struct OpenedTicket {

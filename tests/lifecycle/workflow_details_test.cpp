@@ -164,9 +164,12 @@ TEST_CASE("#schedule takes a period of the day and the customer's mail says it i
     const auto told = desk.mails_to("ana@cliente.org").back();
     REQUIRE(told.template_name == "scheduled");
     CHECK(contains(readable(told.raw), c.words));
-    // The reminder comes on the day, as with a date alone.
+    // The reminder comes on the day, as with a date alone, and names the period too.
     desk.clock.advance(3 * 86400);
     CHECK(desk.tick().reminded == 1);
+    const auto reminder = desk.mails_to("maria@example.com").back();
+    REQUIRE(reminder.template_name == "reminder");
+    CHECK(contains(readable(reminder.raw), std::string(c.date_shown) + ", " + (std::string(c.words).substr(std::string(c.words).find(", ") + 2))));
   }
 }
 
