@@ -994,13 +994,16 @@ void Loader::read_confirmation(SectionReader& s) {
     }
     std::string value;
     s.text(k, value);
-    std::vector<std::string> phrases;
-    std::string_view rest = value;
+    std::vector<std::string> phrases;  // an empty value: no phrases for the locale
     bool good = true;
-    while (!trim(value).empty()) {  // ends at the last phrase (break below)
+    auto has_word = [](const std::string& phrase) {
+      return std::any_of(phrase.begin(), phrase.end(),
+                         [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || (c & 0x80); });
+    };
+    for (std::string_view rest = value; !trim(value).empty();) {
       const auto bar = rest.find('|');
       const std::string phrase(trim(rest.substr(0, bar)));
-      if (std::none_of(phrase.begin(), phrase.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || (c & 0x80); })) {
+      if (!has_word(phrase)) {
         s.problem(k, "an empty phrase: write PHRASE | PHRASE | …");
         good = false;
       } else {
