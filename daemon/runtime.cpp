@@ -9,6 +9,17 @@ std::unique_ptr<Renderer> make_renderer(const Config& config) {
   auto renderer = std::make_unique<Renderer>(config.server.templates_dir, config.server.locale);
   for (const auto& type : config.types)
     if (!type.templates_dir.empty()) renderer->add_type_overrides(type.id, type.templates_dir);
+  // The canned answers a workflow stage offers (stage_NAME = answers:…) must exist.
+  for (const auto& [id, workflow] : config.workflows)
+    for (const auto& [stage, options] : workflow.stage_options)
+      for (const auto& answer : options.canned_answers) {
+        if (Renderer::answer(config.server.templates_dir, config.server.locale, answer)) continue;
+        std::string names;
+        for (const auto& name : Renderer::answer_names(config.server.templates_dir, config.server.locale))
+          names += (names.empty() ? "" : ", ") + name;
+        throw TemplateError("[workflow." + id + "] stage_" + stage + ": no canned answer \"" + answer + "\" in " +
+                            config.server.locale + "/answers/ (the answers: " + names + ")");
+      }
   return renderer;
 }
 

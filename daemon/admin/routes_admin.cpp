@@ -242,6 +242,18 @@ AdminResponse stats(AdminContext& context, const AdminRequest& request) {
   for (const auto& [type_id, counts] : per_type) verdicts_by_type.set(type_id, counts);
   out.set("analysis", verdicts);
   out.set("analysis_by_type", verdicts_by_type);
+  // Closings after a solution (001): confirmed by the customer, or unconfirmed (silence for the
+  // type's auto_close_days), of the tickets opened in the period.
+  std::map<std::string, std::int64_t> confirmation_totals{{"confirmed", 0}, {"unconfirmed", 0}};
+  std::map<std::string, Object> confirmation_per_type;
+  for (const auto& c : store.field_counts("confirmation", from, to)) {
+    confirmation_totals[c.value] += c.count;
+    confirmation_per_type[c.type_id].set(c.value, c.count);
+  }
+  out.set("confirmations", object_of(confirmation_totals));
+  Object confirmations_by_type;
+  for (const auto& [type_id, counts] : confirmation_per_type) confirmations_by_type.set(type_id, counts);
+  out.set("confirmations_by_type", confirmations_by_type);
   return json_reply(200, stringify(out));
 }
 

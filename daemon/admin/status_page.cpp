@@ -1,6 +1,7 @@
 // status_page.cpp — see status_page.h.
 #include "daemon/admin/status_page.h"
 
+#include <algorithm>
 #include <map>
 
 #include <kainjow/mustache.hpp>
@@ -10,6 +11,7 @@
 #include "daemon/admin/routes_quarantine.h"
 #include "daemon/admin/routes_tickets.h"
 #include "daemon/runtime.h"
+#include "daemon/tickets/fields.h"
 
 namespace atendd {
 
@@ -156,8 +158,46 @@ AdminResponse ticket_page(AdminContext& context, const std::string& protocol) {
   page.set("type", t->type_id);
   page.set("priority", priority_name(static_cast<Priority>(t->priority)));
   page.set("responsible", t->responsible);
+  page.set("stage", t->stage);
   const auto contact = store.contact(t->contact_id);
   page.set("contact", contact ? contact->name + " <" + contact->address + ">" : "");
+  // The fields: the type's own first (in its order, with their kind, empty ones too, the required
+  // ones still missing marked), then any other the ticket has (analysis, confirmation, free-form).
+  std::map<std::string, std::string> values;
+  for (const auto& [name, value] : store.fields(t->id)) values[name] = value;
+  const TypeConfig* type = context.config.type(t->type_id);
+  std::vector<std::string> missing;
+  if (type) missing = missing_fields(*type, values, true, true);
+  mustache::data fields{mustache::data::type::list};
+  auto add_field = [&](const std::string& name, const std::string& kind, const std::string& value) {
+    mustache::data row;
+    row.set("name", name);
+    row.set("kind", kind);
+    row.set("value", value);
+    if (std::find(missing.begin(), missing.end(), name) != missing.end()) row.set("missing", "required, missing");
+    fields.push_back(row);
+  };
+  if (type)
+    for (const auto& spec : type->fields)
+      add_field(spec.name, field_kind_name(spec.kind), values.count(spec.name) ? values[spec.name] : "");
+  for (const auto& [name, value] : values)
+    if (!type || !type->field(name)) add_field(name, "", value);
+  page.set("fields", fields);
+  page.set("has_fields", fields.is_non_empty_list() ? mustache::data::type::bool_true : mustache::data::type::bool_false);
+  mustache::data expenses{mustache::data::type::list};
+  std::int64_t expenses_cents = 0;
+  for (const auto& e : store.expenses(t->id)) {
+    mustache::data row;
+    row.set("amount", money_text(e.amount_cents));
+    row.set("description", e.description);
+    row.set("author", e.author);
+    row.set("at", rfc3339(e.created_at));
+    expenses.push_back(row);
+    expenses_cents += e.amount_cents;
+  }
+  page.set("has_expenses", expenses.is_non_empty_list() ? mustache::data::type::bool_true : mustache::data::type::bool_false);
+  page.set("expenses", expenses);
+  page.set("expenses_total", money_text(expenses_cents));
   mustache::data articles{mustache::data::type::list};
   for (const auto& a : store.articles(t->id)) {
     mustache::data row;

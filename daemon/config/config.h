@@ -141,12 +141,33 @@ struct StageConfig {
   bool requires_responsible = false;   // moving into it must name the next responsible
   int next_contact_days = -1;          // overrides the type's while the ticket is in it; -1 = the type's
   std::vector<std::pair<std::string, std::string>> answers;  // a decision: answer → stage, in order
+  // 003 "Workflow (verde)": reaching the stage enters the workflow `subflow` at its first stage;
+  // past its last stage the ticket comes back to the stage after this one (subflow_returns) or
+  // stays there until it closes. The ticket's stage is then the path "THIS/SUB_STAGE".
+  std::string subflow;
+  bool subflow_returns = true;
+  // Canned answers ("parecer padrão", `#answer NAME`) offered in this stage, in order.
+  std::vector<std::string> canned_answers;
 };
 
 struct WorkflowConfig {
   std::string id;
   std::vector<std::string> stages;
   std::map<std::string, StageConfig> stage_options;  // only stages that have options
+};
+
+// [confirmation]: what a customer writes to approve a solution (001 "Confirmado"): per locale,
+// phrases matched on the new part of a reply to a solved ticket, ignoring case, accents and
+// punctuation. A `phrases_LOCALE` key replaces that locale's defaults (empty: none).
+struct ConfirmationConfig {
+  std::map<std::string, std::vector<std::string>> phrases = {
+      {"pt_BR",
+       {"ok, resolvido", "pode fechar", "pode encerrar", "obrigado, funcionou", "obrigada, funcionou",
+        "problema resolvido", "está resolvido", "deu certo", "funcionou, obrigado", "funcionou, obrigada"}},
+      {"en",
+       {"yes, solved", "you can close it", "you may close it", "thanks, it works", "thank you, it works",
+        "problem solved", "it is solved", "it works now", "issue resolved"}},
+  };
 };
 
 enum class ChannelKind { WhatsApp, Telegram, Generic };
@@ -174,6 +195,7 @@ struct Config {
   std::vector<TypeConfig> types;  // in file order
   std::map<std::string, WorkflowConfig> workflows;
   std::map<std::string, ChannelConfig> channels;
+  ConfirmationConfig confirmation;
   std::string default_type;       // [server] default_type, or the first type
 
   const TypeConfig* type(const std::string& id) const;

@@ -11,6 +11,7 @@
 #include <climits>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <set>
@@ -315,6 +316,16 @@ class Loader {
     if (!id.empty()) references_.push_back({s.line_of(key), s.full(key), what, id});
   }
   void check_references();
+  void check_subflows();
+  void read_confirmation(SectionReader& s);
+
+  // A stage entering another workflow: where it is written, from which workflow, into which.
+  struct Subflow {
+    int line;
+    std::string key;
+    std::string from;
+    std::string to;
+  };
 
   const IniDocument& doc_;
   std::string file_;
@@ -322,6 +333,7 @@ class Loader {
   Config config_;
   std::vector<ConfigProblem> problems_;
   std::vector<Reference> references_;
+  std::vector<Subflow> subflows_;
   // address → line and "agent.ID.email" of the agent that has it
   std::map<std::string, std::pair<int, std::string>> agent_emails_;
 };
@@ -804,6 +816,35 @@ void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
         options.closes = true;
       } else if (flag == "requires_responsible") {
         options.requires_responsible = true;
+      } else if (flag.rfind("workflow:", 0) == 0) {
+        // workflow:OTHER[:return|:end] — enters OTHER; comes back after it (return) or ends there.
+        std::string target(trim(std::string_view(flag).substr(9)));
+        std::string mode = "return";
+        if (const auto colon = target.find(':'); colon != std::string::npos) {
+          mode = std::string(trim(std::string_view(target).substr(colon + 1)));
+          target = std::string(trim(std::string_view(target).substr(0, colon)));
+        }
+        if (!is_name(target) || (mode != "return" && mode != "end")) {
+          s.problem(k, shown(flag) + ": write workflow:OTHER, workflow:OTHER:return or workflow:OTHER:end");
+        } else {
+          options.subflow = target;
+          options.subflow_returns = mode == "return";
+          subflows_.push_back({s.line_of(k), s.full(k), w.id, target});
+        }
+      } else if (flag.rfind("answers:", 0) == 0) {
+        // answers:NAME|NAME… — the canned answers of the stage (checked against the templates
+        // when they are compiled).
+        std::string_view names = std::string_view(flag).substr(8);
+        while (true) {
+          const auto bar = names.find('|');
+          const std::string name(trim(names.substr(0, bar)));
+          if (!is_name(name))
+            s.problem(k, shown(flag) + ": " + shown(name) + " is not an answer name (answers:NAME|NAME…)");
+          else
+            options.canned_answers.push_back(name);
+          if (bar == std::string_view::npos) break;
+          names = names.substr(bar + 1);
+        }
       } else if (flag.rfind("next_contact_days:", 0) == 0) {
         const std::string days(trim(std::string_view(flag).substr(18)));
         if (days.empty() || days.size() > 4 || !std::all_of(days.begin(), days.end(), [](char c) {
@@ -813,11 +854,15 @@ void Loader::read_workflow(SectionReader& s, WorkflowConfig& w) {
         else
           options.next_contact_days = std::stoi(days);
       } else {
-        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|next_contact_days:N|decision: ANSWER -> STAGE, …");
+        s.problem(k, shown(flag) + " is not one of closes|requires_responsible|next_contact_days:N|answers:NAME|…|"
+                                   "workflow:OTHER[:return|:end]|decision: ANSWER -> STAGE, …");
       }
     }
     if (options.closes && !options.answers.empty())
       s.problem(k, "a stage that closes the ticket cannot also be a decision");
+    if (!options.subflow.empty() && (options.closes || !options.answers.empty() || options.next_contact_days >= 0 ||
+                                     !options.canned_answers.empty()))
+      s.problem(k, "a stage that enters another workflow is no resting place: only requires_responsible goes with it");
     w.stage_options[stage] = options;
   }
   s.finish();
@@ -908,6 +953,70 @@ void Loader::check_references() {
   }
 }
 
+// Each entered workflow exists and no workflow enters itself, directly or through others.
+void Loader::check_subflows() {
+  for (const auto& entry : subflows_) {
+    if (!config_.workflows.count(entry.to)) {
+      problem(entry.line, entry.key, "no [workflow." + entry.to + "] section (" + shown(entry.to) + ")");
+      continue;
+    }
+    // Depth-first over the workflows `entry.to` enters; a path back to `entry.from` is a cycle.
+    std::vector<std::string> path{entry.from, entry.to};
+    std::set<std::string> done;
+    std::function<bool(const std::string&)> reaches_start = [&](const std::string& id) {
+      if (!done.insert(id).second) return false;
+      const auto found = config_.workflows.find(id);
+      if (found == config_.workflows.end()) return false;
+      for (const auto& [stage, options] : found->second.stage_options) {
+        if (options.subflow.empty()) continue;
+        path.push_back(options.subflow);
+        if (options.subflow == entry.from || reaches_start(options.subflow)) return true;
+        path.pop_back();
+      }
+      return false;
+    };
+    if (entry.to == entry.from || reaches_start(entry.to)) {
+      std::string cycle;
+      for (const auto& id : path) cycle += (cycle.empty() ? "" : " -> ") + id;
+      problem(entry.line, entry.key, "workflows may not enter themselves: " + cycle);
+    }
+  }
+}
+
+// [confirmation] phrases_LOCALE = PHRASE | PHRASE | … (phrases may hold commas).
+void Loader::read_confirmation(SectionReader& s) {
+  for (const std::string& key : s.keys_with_prefix("phrases_")) {
+    const std::string locale = key.substr(8);
+    const char* k = key.c_str();
+    if (!is_locale(locale)) {
+      s.problem(k, shown(locale) + " is not a locale like pt_BR or en (phrases_pt_BR, phrases_en)");
+      continue;
+    }
+    std::string value;
+    s.text(k, value);
+    std::vector<std::string> phrases;  // an empty value: no phrases for the locale
+    bool good = true;
+    auto has_word = [](const std::string& phrase) {
+      return std::any_of(phrase.begin(), phrase.end(),
+                         [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || (c & 0x80); });
+    };
+    for (std::string_view rest = value; !trim(value).empty();) {
+      const auto bar = rest.find('|');
+      const std::string phrase(trim(rest.substr(0, bar)));
+      if (!has_word(phrase)) {
+        s.problem(k, "an empty phrase: write PHRASE | PHRASE | …");
+        good = false;
+      } else {
+        phrases.push_back(phrase);
+      }
+      if (bar == std::string_view::npos) break;
+      rest = rest.substr(bar + 1);
+    }
+    if (good) config_.confirmation.phrases[locale] = phrases;
+  }
+  s.finish();
+}
+
 ConfigResult Loader::run() {
   problems_ = doc_.problems;
   const IniSection* server = nullptr;
@@ -927,6 +1036,15 @@ ConfigResult Loader::run() {
     std::string id = dot == std::string::npos ? "" : section.name.substr(dot + 1);
     bool named = kind == "mailbox" || kind == "agent" || kind == "type" || kind == "workflow" ||
                  kind == "channel";
+    if (kind == "confirmation") {
+      if (!id.empty()) {
+        problem(section.line, section.name, "[confirmation] takes no name");
+        continue;
+      }
+      SectionReader s(*this, &section, section.name);
+      read_confirmation(s);
+      continue;
+    }
     if (kind == "server" || kind == "smtp") {
       if (!id.empty()) problem(section.line, section.name, "[" + kind + "] takes no name");
       continue;
@@ -934,7 +1052,7 @@ ConfigResult Loader::run() {
     if (!named) {
       problem(section.line, section.name,
               "unknown section (known: server, smtp, mailbox.NAME, agent.NAME, type.NAME, "
-              "workflow.NAME, channel.NAME)");
+              "workflow.NAME, channel.NAME, confirmation)");
       continue;
     }
     if (id.empty()) {
@@ -975,6 +1093,7 @@ ConfigResult Loader::run() {
   }
   if (config_.default_type.empty()) config_.default_type = config_.types.front().id;
   check_references();
+  check_subflows();
 
   ConfigResult result;
   std::stable_sort(problems_.begin(), problems_.end(),

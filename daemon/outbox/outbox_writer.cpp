@@ -114,6 +114,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
     if (!mail.error.empty()) mail_context.set("error", mail.error);
     if (!mail.final_opinion.empty()) mail_context.set("final_opinion", mail.final_opinion);
     if (!mail.due.empty()) mail_context.set("due", mail.due);
+    if (!mail.period.empty()) mail_context.set("period", mail.period);
     if (!mail.agent_id.empty()) {
       const AgentConfig* agent = config_.agent(mail.agent_id);
       mustache::data agent_data;

@@ -38,6 +38,7 @@ const char* const kVariables[] = {
     "agent.name",        "agent.address",
     "message.text",      "message.from",      "message.attachments",
     "has_attachments",   "justification",     "final_opinion",    "error",  "due",
+    "period",
 };
 
 constexpr const char* kTextSuffix = ".mustache";

@@ -22,7 +22,7 @@ const Spec kSpecs[] = {
     {"forward", 1, 1, false, "#forward AGENT-OR-DEPARTMENT"},
     {"note", 0, 0, false, "#note"},
     {"status", 1, 1, false, "#status waiting_third_party|in_progress"},
-    {"schedule", 1, 2, false, "#schedule YYYY-MM-DD [HH:MM]"},
+    {"schedule", 1, 2, false, "#schedule YYYY-MM-DD [HH:MM|morning|afternoon|evening|any]"},
     {"priority", 1, 1, false, "#priority urgent|high|normal|low"},
     {"type", 1, 1, false, "#type TYPE"},
     {"field", 2, 2, true, "#field NAME VALUE"},
@@ -35,7 +35,7 @@ const Spec kSpecs[] = {
     {"reopen", 0, 0, false, "#reopen"},
     {"watch", 1, 1, false, "#watch ADDRESS"},
     {"unwatch", 1, 1, false, "#unwatch ADDRESS"},
-    {"answer", 1, 1, false, "#answer NAME"},
+    {"answer", 0, 1, false, "#answer [NAME]"},
     {"link", 1, 1, false, "#link PROTOCOL"},
     {"level", 1, 1, false, "#level N"},
 };

@@ -12,6 +12,7 @@
 
 #include "daemon/outbox/renderer.h"
 #include "daemon/tickets/assignment.h"
+#include "daemon/tickets/confirmation.h"
 #include "daemon/tickets/fields.h"
 #include "daemon/tickets/protocol.h"
 #include "daemon/tickets/workflow.h"
@@ -57,7 +58,7 @@ namespace {
 
 // Days to the next contact of a ticket: its stage's when the stage sets them, else its type's.
 int next_contact_days(const Config& config, const Ticket& ticket) {
-  const StageConfig& stage = stage_options(workflow_of(config, ticket.type_id), ticket.stage);
+  const StageConfig& stage = current_stage_options(config, ticket.type_id, ticket.stage);
   if (stage.next_contact_days >= 0) return stage.next_contact_days;
   const TypeConfig* type = config.type(ticket.type_id);
   return type ? type->next_contact_days : 0;
@@ -90,7 +91,7 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   t.mailbox = message.mailbox;
   t.opened_at = now;
   if (type.first_response_hours > 0) t.first_response_due = now + type.first_response_hours * 3600;
-  t.stage = workflow_of(config_, type.id).stages.front();
+  t.stage = first_stage(config_, type.id);
   if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
   explain(explain_, "priority", priority_name(type.priority), "type " + type.id + "'s priority");
   explain(explain_, "department", t.department.empty() ? "none" : t.department, "type " + type.id + "'s department");
@@ -295,12 +296,25 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
   }
   if (!type || type->cc_watchers) add_cc_watchers(parsed, t, author);
 
-  bool reopened = false;
+  bool reopened = false, confirmed = false;
+  const std::string new_part = parsed.new_text.empty() ? parsed.text : parsed.new_text;
+  // Only the customer (the ticket's contact) confirms; a watcher's words never close the ticket.
+  const auto contact = store_.contact(t.contact_id);
+  const bool from_customer = contact && !contact->address.empty() && Poco::toLower(contact->address) == author;
+  const std::string approval = from_customer && transition(t.status, Action::CustomerApproval).allowed
+                                   ? approval_phrase(new_part, config_.confirmation)
+                                   : std::string();
   if (t.status == TicketStatus::Closed) {
     set_status(t, TicketStatus::Reopened, author, "the customer wrote inside the reopening window");
     t.times_reopened += 1;
     t.closed_at.reset();
     reopened = true;
+  } else if (!approval.empty()) {
+    // 001 "Confirmado": the customer approved the solution; closed with it as the final opinion.
+    record(t.id, "confirmation", "", "confirmed", "the customer approved the solution: \"" + approval + "\"", author);
+    store_.set_field(t.id, "confirmation", "confirmed");
+    close_ticket(t, author, last_solution(t), update.mails);
+    confirmed = true;
   } else {
     const Transition after = transition(t.status, Action::CustomerReply);
     if (after.allowed && after.to != t.status) {
@@ -322,6 +336,8 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
     mail.text = parsed.new_text.empty() ? parsed.text : parsed.new_text;
     mail.from_name = parsed.from.name.empty() ? author : parsed.from.name;
     if (reopened) mail.justification = "o cliente escreveu novamente / the customer wrote again";
+    if (confirmed) mail.justification = "o cliente confirmou a solução; atendimento encerrado / the customer "
+                                        "confirmed the solution; the ticket is closed";
     update.mails.push_back(mail);
   } else {
     record(t.id, "mail_skipped", "customer_update", "", "the ticket has no responsible agent yet");
@@ -378,6 +394,27 @@ std::optional<Timestamp> parse_schedule(const std::string& date, const std::stri
   tm.tm_hour = hour;
   tm.tm_min = minute;
   return static_cast<Timestamp>(timegm(&tm));
+}
+
+// "morning", "afternoon", "evening" or "any" for a period word of #schedule (English or
+// Portuguese, accents optional); "" when `word` is none.
+std::string schedule_period(const std::string& word) {
+  const std::string w = lower(word);
+  if (w == "morning" || w == "manha" || w == "manhã") return "morning";
+  if (w == "afternoon" || w == "tarde") return "afternoon";
+  if (w == "evening" || w == "night" || w == "noite") return "evening";
+  if (w == "any" || w == "anytime" || w == "qualquer") return "any";
+  return "";
+}
+
+// The period of the day as the customer reads it in `locale`; "" for no period.
+std::string period_in_words(const std::string& period, const std::string& locale) {
+  if (period.empty()) return "";
+  const bool pt = locale == "pt_BR";
+  if (period == "morning") return pt ? "no período da manhã" : "in the morning";
+  if (period == "afternoon") return pt ? "no período da tarde" : "in the afternoon";
+  if (period == "evening") return pt ? "no período da noite" : "in the evening";
+  return pt ? "em qualquer horário" : "at any time of the day";
 }
 
 std::optional<Priority> parse_priority(const std::string& word) {
@@ -538,6 +575,12 @@ void Engine::hand_over(CommandRun& run, const AgentConfig& to, const std::string
 
 void Engine::close_ticket(Ticket& t, const std::string& actor, const std::string& final_opinion,
                           std::vector<OutgoingMail>& mails) {
+  // The ticket lands on its workflow's closing stage (#close moves it there before).
+  const std::string stage = closing_stage(config_, t.type_id, t.stage);
+  if (!stage.empty() && stage != t.stage) {
+    record(t.id, "stage", t.stage, stage, "closed", actor);
+    t.stage = stage;
+  }
   set_status(t, TicketStatus::Closed, actor, final_opinion);
   t.closed_at = clock_.now();
   store_.clear_timer(t.id, "auto_close");
@@ -665,18 +708,23 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       t.next_contact_due = clock_.now() + next_contact_days(config_, t) * 86400;
   } else if (name == "schedule") {
     if (!check_transition(run, c, Action::Schedule)) return;
-    const std::string time = c.args.size() > 1 ? c.args[1] : "";
+    // 004 "Melhor horário": a period of the day instead of a time.
+    const std::string second = c.args.size() > 1 ? c.args[1] : "";
+    const std::string period = schedule_period(second);
+    const std::string time = period.empty() ? second : "";
     const auto when = parse_schedule(arg, time);
     if (!when)
-      return fail("\"" + joined(c.args, " ") + "\" is not a date: write #schedule YYYY-MM-DD or #schedule YYYY-MM-DD HH:MM");
+      return fail("\"" + joined(c.args, " ") + "\" is not a date: write #schedule YYYY-MM-DD, #schedule YYYY-MM-DD HH:MM "
+                  "or #schedule YYYY-MM-DD morning|afternoon|evening|any");
     const Timestamp day = *when / 86400 * 86400;
     const Timestamp now = clock_.now();
     if ((time.empty() && day + 86400 <= now) || (!time.empty() && *when <= now))
       return fail(joined(c.args, " ") + " is in the past (now it is " + format_date(now, true) + " UTC)");
     const std::string shown = format_date(*when, !time.empty());
+    const std::string period_words = period_in_words(period, config_.server.locale);
     move_status(run, TicketStatus::Scheduled, run.text);
     t.times_scheduled += 1;
-    change(run, "scheduled", "", shown, run.text);
+    change(run, "scheduled", "", period.empty() ? shown : shown + " " + period, run.text);
     run.text_used = true;
     if (run.dry_run) return;
     store_.set_timer(t.id, "reminder", day);
@@ -691,6 +739,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     mail.agent_id = agent.id;
     mail.to.push_back({contact->address, contact->name});
     mail.due = shown;
+    mail.period = period_words;
     mail.text = run.text.empty() ? kNoText : run.text;
     mail.automatic = run.text.empty();
     mail.from_name = agent.name + " (" + config_.server.name + ")";
@@ -719,8 +768,9 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     t.type_id = wanted->id;
     const WorkflowConfig& after = workflow_of(config_, t.type_id);
     if (&before != &after) {
-      change(run, "stage", t.stage, after.stages.front(), "the new type's workflow");
-      t.stage = after.stages.front();
+      const std::string start = first_stage(config_, t.type_id);
+      change(run, "stage", t.stage, start, "the new type's workflow");
+      t.stage = start;
     }
     if (wanted->level > t.level) {
       change(run, "level", std::to_string(t.level), std::to_string(wanted->level), "the new type's access level");
@@ -728,6 +778,9 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     }
   } else if (name == "field") {
     if (!is_field_name(arg)) return fail("\"" + arg + "\" is not a field name (letters, digits, '_' or '-')");
+    if (lower(arg) == "analysis" || lower(arg) == "confirmation")
+      return fail("the field " + lower(arg) + " is kept by atendd (" +
+                  (lower(arg) == "analysis" ? "#analysis sets it" : "the customer's confirmation sets it") + ")");
     if (!check_transition(run, c, Action::Field)) return;
     std::string value = c.args[1];
     if (type && !type->fields.empty()) {
@@ -786,16 +839,15 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     store_.set_field(t.id, "analysis", verdict);
   } else if (name == "stage") {
     if (!check_transition(run, c, Action::Stage)) return;
-    const WorkflowConfig& workflow = workflow_of(config_, t.type_id);
-    const StageMove move = resolve_stage_move(workflow, t.stage, arg);
+    const StageMove move = resolve_stage_move(config_, t.type_id, t.stage, arg);
     if (!move.error.empty()) return fail(move.error);
-    const StageConfig& options = stage_options(workflow, move.to);
+    const StageConfig& options = current_stage_options(config_, t.type_id, move.to);
     const AgentConfig* next = nullptr;
     std::string department;
     if (c.args.size() > 1 && !(next = find_agent_for(run, c, c.args[1], false, department))) return;
     bool names_responsible = next != nullptr;
     for (const auto& other : run.commands) names_responsible |= other.name == "assign" || other.name == "forward";
-    if (options.requires_responsible && !names_responsible)
+    if ((options.requires_responsible || move.requires_responsible) && !names_responsible)
       return fail("stage " + move.to + " requires naming the next responsible: write #stage " + arg +
                   " AGENT, or add #forward AGENT to the message");
     if (options.closes) {
@@ -805,6 +857,8 @@ void Engine::run_command(CommandRun& run, const Command& c) {
       if (!fields_complete("closed (stage " + move.to + " closes it)")) return;
     }
     change(run, "stage", t.stage, move.to, run.text);
+    if (!move.workflow_change.empty())  // 003 "Workflow (verde)": into or back from another workflow
+      change(run, "workflow", move.from_workflow, move.to_workflow, move.workflow_change);
     t.stage = move.to;
     if (options.next_contact_days >= 0) {  // the stage's own days to the next contact
       if (options.next_contact_days > 0)
@@ -854,7 +908,7 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     if (!check_transition(run, c, Action::Close) || !need_text("the final opinion (parecer)") ||
         !fields_complete("closed"))
       return;
-    const std::string stage = closing_stage(workflow_of(config_, t.type_id), t.stage);
+    const std::string stage = closing_stage(config_, t.type_id, t.stage);
     if (!stage.empty() && stage != t.stage) {
       change(run, "stage", t.stage, stage, "#close");
       t.stage = stage;
@@ -917,31 +971,63 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     }
   } else if (name == "answer") {
     if (!check_transition(run, c, Action::Answer)) return;
-    const auto source = Renderer::answer(config_.server.templates_dir, config_.server.locale, arg);
-    if (!source) {
-      const auto names = Renderer::answer_names(config_.server.templates_dir, config_.server.locale);
-      return fail("no canned answer \"" + arg + "\"; the answers are: " +
-                  (names.empty() ? std::string("none") : joined(names, ", ")));
+    // A canned answer rendered for this ticket; "" with `problem` set when it cannot be.
+    auto render_answer = [&](const std::string& answer_name, std::string& problem) {
+      const auto source = Renderer::answer(config_.server.templates_dir, config_.server.locale, answer_name);
+      if (!source) {
+        problem = "no canned answer \"" + answer_name + "\"";
+        return std::string();
+      }
+      kainjow::mustache::mustache answer{*source};
+      if (!answer.is_valid()) {
+        problem = "the canned answer " + answer_name + " does not compile: " + answer.error_message();
+        return std::string();
+      }
+      const auto contact = store_.contact(t.contact_id).value_or(Contact{});
+      kainjow::mustache::data context;
+      kainjow::mustache::data customer;
+      customer.set("name", contact.name);
+      customer.set("address", contact.address);
+      context.set("customer", customer);
+      kainjow::mustache::data agent_data;
+      agent_data.set("name", agent.name);
+      agent_data.set("address", agent.email);
+      context.set("agent", agent_data);
+      kainjow::mustache::data server;
+      server.set("name", config_.server.name);
+      server.set("address", config_.server.address);
+      context.set("server", server);
+      context.set("protocol", t.protocol);
+      std::string rendered = answer.render(context);
+      while (!rendered.empty() && (rendered.back() == '\n' || rendered.back() == '\r')) rendered.pop_back();
+      return rendered;
+    };
+    const auto names = Renderer::answer_names(config_.server.templates_dir, config_.server.locale);
+    if (arg.empty()) {
+      // "#answer" alone asks which canned answers ("parecer padrão") there are: those of the
+      // ticket's stage first, each with its text as the customer would get it; nothing is applied.
+      const auto& of_stage = current_stage_options(config_, t.type_id, t.stage).canned_answers;
+      std::string list = "#answer NAME puts a canned answer (parecer padrão) into the reply. ";
+      list += of_stage.empty() ? "Stage " + t.stage + " has no answers of its own."
+                               : "The answers of stage " + t.stage + ":";
+      for (const auto& answer_name : of_stage) {
+        std::string problem;
+        std::string text = render_answer(answer_name, problem);
+        std::string indented;
+        for (char ch : problem.empty() ? text : problem) indented += ch == '\n' ? std::string("\n        ") : std::string(1, ch);
+        list += "\n\n    #answer " + answer_name + "\n        " + indented;
+      }
+      std::vector<std::string> others;
+      for (const auto& answer_name : names)
+        if (std::find(of_stage.begin(), of_stage.end(), answer_name) == of_stage.end()) others.push_back(answer_name);
+      list += std::string("\n\n    ") + (of_stage.empty() ? "The answers: " : "Other answers: ") +
+              (others.empty() ? std::string("none") : joined(others, ", "));
+      return fail(list);
     }
-    kainjow::mustache::mustache answer{*source};
-    if (!answer.is_valid()) return fail("the canned answer " + arg + " does not compile: " + answer.error_message());
-    const auto contact = store_.contact(t.contact_id).value_or(Contact{});
-    kainjow::mustache::data context;
-    kainjow::mustache::data customer;
-    customer.set("name", contact.name);
-    customer.set("address", contact.address);
-    context.set("customer", customer);
-    kainjow::mustache::data agent_data;
-    agent_data.set("name", agent.name);
-    agent_data.set("address", agent.email);
-    context.set("agent", agent_data);
-    kainjow::mustache::data server;
-    server.set("name", config_.server.name);
-    server.set("address", config_.server.address);
-    context.set("server", server);
-    context.set("protocol", t.protocol);
-    std::string rendered = answer.render(context);
-    while (!rendered.empty() && (rendered.back() == '\n' || rendered.back() == '\r')) rendered.pop_back();
+    std::string problem;
+    const std::string rendered = render_answer(arg, problem);
+    if (!problem.empty())
+      return fail(problem + "; the answers are: " + (names.empty() ? std::string("none") : joined(names, ", ")));
     run.answers.push_back(rendered);
   } else if (name == "link") {
     if (!check_transition(run, c, Action::Link)) return;
@@ -1138,22 +1224,39 @@ TicketUpdate Engine::remind(const Ticket& ticket, Timestamp scheduled_for) {
   mail.audience = OutgoingMail::Audience::Agent;
   mail.to.push_back({responsible->email, responsible->name});
   mail.due = format_date(scheduled_for, false);
+  // The period agreed with the customer, when the last #schedule gave one ("DATE morning").
+  const auto history = store_.history(ticket.id);
+  for (auto h = history.rbegin(); h != history.rend(); ++h) {
+    if (h->field != "scheduled") continue;
+    const auto space = h->to_value.rfind(' ');
+    if (space != std::string::npos)
+      mail.period = period_in_words(schedule_period(h->to_value.substr(space + 1)), config_.server.locale);
+    break;
+  }
   mail.text = kNoText;
   update.mails.push_back(mail);
   return update;
+}
+
+std::string Engine::last_solution(const Ticket& ticket) {
+  std::string solution;
+  for (const auto& article : store_.articles(ticket.id))
+    if (article.kind == ArticleKind::Solution) solution = article.text;
+  return solution;
 }
 
 TicketUpdate Engine::auto_close(const Ticket& ticket) {
   TicketUpdate update;
   update.ticket = ticket;
   Ticket& t = update.ticket;
-  std::string solution;
-  for (const auto& article : store_.articles(t.id))
-    if (article.kind == ArticleKind::Solution) solution = article.text;
   const TypeConfig* type = config_.type(t.type_id);
-  record(t.id, "auto_close", "", "",
-         "solved with no customer reply for " + std::to_string(type ? type->auto_close_days : 0) + " days");
-  close_ticket(t, "system", solution, update.mails);
+  const std::string silence =
+      "solved with no customer reply for " + std::to_string(type ? type->auto_close_days : 0) + " days";
+  record(t.id, "auto_close", "", "", silence);
+  // 001 "Avisado" without "Confirmado": the customer was told and never answered.
+  record(t.id, "confirmation", "", "unconfirmed", silence);
+  store_.set_field(t.id, "confirmation", "unconfirmed");
+  close_ticket(t, "system", last_solution(t), update.mails);
   store_.update_ticket(t);
   return update;
 }

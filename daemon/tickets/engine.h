@@ -45,6 +45,7 @@ struct OutgoingMail {
   std::string error;          // {{error}} (command_error)
   std::string final_opinion;  // {{final_opinion}} (closing, watcher_closed)
   std::string due;            // {{due}} (escalation, scheduled, reminder), already formatted
+  std::string period;         // {{period}} (scheduled, reminder): the period of the day in words, or empty
 };
 
 struct OpenedTicket {
@@ -79,7 +80,10 @@ class Engine {
                            const std::string& no_answer_reason);
 
   // A customer (or a participant) wrote in an existing ticket: a customer article; Cc'd people
-  // become watchers; waiting_customer goes back to in_progress; a closed ticket reopens inside
+  // become watchers; waiting_customer goes back to in_progress; a solved ticket whose customer
+  // approves the solution in the new part of the reply (confirmation.h) is closed as confirmed
+  // (history, the "confirmation" field, the closing e-mail with the solution as final opinion),
+  // any other reply puts it back in progress; a closed ticket reopens inside
   // its type's window (else a new ticket linked to it is opened and returned); the responsible
   // agent gets the new part (customer_update). An automatic message is only stored: it never
   // changes the status, never reopens and is never answered.
@@ -107,6 +111,10 @@ class Engine {
   //     #answer) it is relayed to the customer as a reply, with the canned answers of #answer
   //     after it; such a relay counts as a contact (first response, next contact) but leaves the
   //     status as the commands set it.
+  // "#answer" without a name applies nothing: the agent gets the command_error mail listing the
+  // canned answers of the ticket's stage with their text, then the others. "#schedule DATE
+  // PERIOD" (morning|afternoon|evening|any) tells the customer the period in words. "#stage"
+  // follows workflow.h, into and out of sub-workflows.
   // An agent below the ticket's access level can neither answer nor command it (invariant 5).
   TicketUpdate add_agent_reply(const InboundMessage& message, const Ticket& ticket, const AgentConfig& agent);
 
@@ -116,8 +124,9 @@ class Engine {
   TicketUpdate escalate(const Ticket& ticket, const std::string& deadline, Timestamp due);
   // The day of a scheduled ticket came: a reminder to the responsible.
   TicketUpdate remind(const Ticket& ticket, Timestamp scheduled_for);
-  // A solved ticket stayed quiet for its type's auto_close_days: closed, with the closing e-mail
-  // (the solution as final opinion) and the watchers' notice.
+  // A solved ticket stayed quiet for its type's auto_close_days: closed as unconfirmed (history
+  // and the "confirmation" field), with the closing e-mail (the solution as final opinion) and
+  // the watchers' notice.
   TicketUpdate auto_close(const Ticket& ticket);
 
   // Whether one more automatic mail may go to `address` this hour (counts it when it may).
@@ -156,6 +165,7 @@ class Engine {
                       const std::vector<std::string>& errors, const std::string& text);
   std::string transcript(const Ticket& ticket);
   std::string last_customer_message_id(const Ticket& ticket);
+  std::string last_solution(const Ticket& ticket);  // the text of the ticket's last solution article
   std::string format_date(Timestamp at, bool with_time) const;
 
   Store& store_;

@@ -17,10 +17,13 @@ enum class Action {
   Schedule, Priority, Type, Field, Expense, Analysis, Stage, Solve, Close, Cancel, Reopen, Watch, Unwatch, Answer, Link, Level,
   // Events.
   CustomerReply,   // the customer wrote in the ticket (a closed one only inside the reopening window)
+  CustomerApproval,  // the customer's reply approves the solution (confirmation.h): closed as confirmed;
+                     // where it is refused the reply is an ordinary CustomerReply
   AgentReply,      // an agent's plain answer, relayed to the customer
   DeadlinePassed,  // the scheduler found an SLA deadline passed (escalation, once)
   ScheduledDay,    // the scheduler reached a scheduled ticket's day (reminder)
-  AutoClose,       // the scheduler found a solved ticket quiet for the type's auto_close_days
+  AutoClose,       // the scheduler found a solved ticket quiet for the type's auto_close_days (closed
+                   // as unconfirmed)
 };
 
 struct Transition {

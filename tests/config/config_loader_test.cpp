@@ -920,3 +920,55 @@ TEST_CASE("a stage may carry its own days to the next contact", "[config][workfl
   CHECK(bad.problems[0].to_string().rfind("test.ini:5: workflow.w.stage_b: ", 0) == 0);
   CHECK(bad.problems[0].message.find("whole number of days") != std::string::npos);
 }
+
+// ---- [confirmation]: the customer's approval phrases per locale (issue 13)
+
+TEST_CASE("approval phrases default per locale and a phrases_LOCALE key replaces them", "[config][confirmation]") {
+  auto defaults = load(lines({"[server]", "address = s@example.com"}));
+  CHECK(loaded(defaults).confirmation.phrases.at("pt_BR").front() == "ok, resolvido");
+  CHECK(loaded(defaults).confirmation.phrases.at("en").front() == "yes, solved");
+  auto mine = load(lines({"[server]", "address = s@example.com", "[confirmation]",
+                          "phrases_pt_BR = tudo certo, obrigado | pode arquivar", "phrases_en ="}));
+  CHECK(loaded(mine).confirmation.phrases.at("pt_BR") == std::vector<std::string>{"tudo certo, obrigado", "pode arquivar"});
+  CHECK(loaded(mine).confirmation.phrases.at("en").empty());
+}
+
+TEST_CASE("bad approval phrases are problems with their line and key", "[config][confirmation]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[confirmation]", "phrases_Portugues = ok",
+                            "phrases_en = yes, solved | | done", "frases = ok", "[confirmation.a]"}));
+  CHECK(has_problem(result, 4, "confirmation.phrases_Portugues", "not a locale"));
+  CHECK(has_problem(result, 5, "confirmation.phrases_en", "an empty phrase"));
+  CHECK(has_problem(result, 6, "confirmation.frases", "unknown key"));
+  CHECK(has_problem(result, 7, "confirmation.a", "takes no name"));
+}
+
+// ---- sub-workflows: stage_NAME = workflow:OTHER[:return|:end] (issue 13)
+
+TEST_CASE("a stage may enter another workflow and come back or end there", "[config][workflow][subflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com", "[workflow.a]", "stages = x, y, z",
+                            "stage_y = workflow:b", "stage_z = workflow:c:end, requires_responsible",
+                            "[workflow.b]", "stages = b1", "[workflow.c]", "stages = c1"}));
+  const Config& c = loaded(result);
+  CHECK(c.workflows.at("a").stage_options.at("y").subflow == "b");
+  CHECK(c.workflows.at("a").stage_options.at("y").subflow_returns);
+  CHECK(c.workflows.at("a").stage_options.at("z").subflow == "c");
+  CHECK_FALSE(c.workflows.at("a").stage_options.at("z").subflow_returns);
+  CHECK(c.workflows.at("a").stage_options.at("z").requires_responsible);
+}
+
+TEST_CASE("bad sub-workflows are problems with their line and key", "[config][workflow][subflow]") {
+  auto result = load(lines({"[server]", "address = s@example.com",  // 1-2
+                            "[workflow.a]", "stages = x, y, z",       // 3-4
+                            "stage_x = workflow:nenhum",             // 5: no such workflow
+                            "stage_y = workflow:b:sempre",           // 6: bad mode
+                            "stage_z = workflow:b, closes",          // 7: not a resting place
+                            "[workflow.b]", "stages = b1, b2",       // 8-9
+                            "stage_b2 = workflow:a",                 // 10: a -> b -> a
+                            "[workflow.s]", "stages = s1",           // 11-12
+                            "stage_s1 = workflow:s"}));              // 13: itself
+  CHECK(has_problem(result, 5, "workflow.a.stage_x", "no [workflow.nenhum] section"));
+  CHECK(has_problem(result, 6, "workflow.a.stage_y", "workflow:OTHER:end"));
+  CHECK(has_problem(result, 7, "workflow.a.stage_z", "only requires_responsible"));
+  CHECK(has_problem(result, 10, "workflow.b.stage_b2", "may not enter themselves: b -> a -> b"));
+  CHECK(has_problem(result, 13, "workflow.s.stage_s1", "may not enter themselves: s -> s"));
+}

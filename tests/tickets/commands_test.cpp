@@ -21,7 +21,8 @@ TEST_CASE("an unknown command is an error listing every command", "[commands]") 
   const CommandLines lines = read_commands("#fechar\ntexto");
   REQUIRE(lines.errors.size() == 1);
   CHECK(lines.errors[0].find("unknown command #fechar") != std::string::npos);
-  CHECK(lines.errors[0].find("#schedule YYYY-MM-DD [HH:MM]") != std::string::npos);
+  CHECK(lines.errors[0].find("#schedule YYYY-MM-DD [HH:MM|morning|afternoon|evening|any]") != std::string::npos);
+  CHECK(lines.errors[0].find("#answer [NAME]") != std::string::npos);
 }
 
 TEST_CASE("a command with too many or too few arguments says how to write it", "[commands]") {

@@ -94,7 +94,7 @@ std::set<std::string> templates_of(const std::vector<OutgoingMail>& mails) {
 
 TEST_CASE("every action of the lifecycle table has a name and every refusal a reason", "[lifecycle][table]") {
   CHECK(all_statuses().size() == 9);
-  CHECK(all_actions().size() == 27);
+  CHECK(all_actions().size() == 28);
   for (Action action : all_actions()) {
     CHECK(std::string(action_name(action)).size() > 0);
     for (TicketStatus status : all_statuses()) {
@@ -185,6 +185,22 @@ TEST_CASE("every status and every scheduler event ends as the lifecycle table sa
                                                                   : "closing";
         CHECK(templates_of(mails).count(mail) == (expected.allowed ? 1u : 0u));
       }
+    }
+  }
+}
+
+TEST_CASE("every status and an approving customer reply end as the lifecycle table says", "[lifecycle][table][confirmation]") {
+  for (TicketStatus status : all_statuses()) {
+    DYNAMIC_SECTION("customer_approval from " << status_name(status)) {
+      Bench bench;
+      const Ticket before = bench.ticket_in(status);
+      const Transition approval = transition(status, Action::CustomerApproval);
+      // Where the table refuses the approval, the reply is an ordinary customer reply.
+      const Transition expected = approval.allowed ? approval : transition(status, Action::CustomerReply);
+      const TicketUpdate update =
+          bench.engine.add_customer_message(bench.message("ana@cliente.org", "Ok, resolvido. Obrigada!"), before, false);
+      CHECK(bench.store.ticket(before.id)->status == expected.to);
+      CHECK(templates_of(update.mails).count("closing") == (approval.allowed ? 1u : 0u));
     }
   }
 }
