@@ -59,6 +59,7 @@ Object ticket_summary(Store& store, const Ticket& t) {
   o.set("level", t.level);
   const auto contact = store.contact(t.contact_id);
   Object c;
+  c.set("id", t.contact_id);
   c.set("address", contact ? contact->address : "");
   c.set("name", contact ? contact->name : "");
   o.set("contact", c);

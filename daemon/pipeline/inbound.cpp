@@ -3,6 +3,7 @@
 
 #include <Poco/String.h>
 
+#include "daemon/admin/counters.h"
 #include "daemon/outbox/outbox_writer.h"
 #include "daemon/pipeline/loop_guard.h"
 #include "daemon/pipeline/threader.h"
@@ -141,6 +142,8 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
     store_.release(kSavepoint);
   }
   tx.commit();
+  for (std::size_t i = 0; i < batch.size(); ++i)  // /metrics: applied messages with parser defects
+    if (outcomes[i].kind != Outcome::Kind::Duplicate) counters::parse_defects(prepared[i].parsed.defects);
   for (const auto& [level, line] : log_lines) {
     if (level == 2)
       log_.error(line);
@@ -157,6 +160,7 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
   const std::string& sha256 = prepared.sha256;
   const std::string& defects = prepared.defects;
   const std::vector<AttachmentRecord>& attachments = prepared.attachments;
+  store_.lock_message(sha256);  // the same message handled at once elsewhere: wait for it, then see it
   std::optional<JournalEntry> seen = store_.journal_by_source(raw.source, raw.mailbox, raw.uidvalidity, raw.uid);
   if (!seen) seen = store_.journal_by_content(parsed.message_id, sha256);
   if (seen && seen->outcome != outcome_name(Outcome::Kind::Failed)) {

@@ -11,6 +11,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "daemon/admin/counters.h"
 #include "daemon/pipeline/inbound.h"
 #include "daemon/runtime.h"
 #include "daemon/sources/webhook_receiver.h"
@@ -98,6 +99,7 @@ void run_telegram_poller(const ChannelConfig& channel, const Config& config, con
       }
     } catch (const std::exception& e) {
       if (stop) break;
+      counters::poll_error(channel.id);  // /metrics
       if (e.what() != last_error) log.error("channel " + channel.id + ": getUpdates: " + e.what());
       last_error = e.what();
       for (auto waited = std::chrono::seconds(0); waited < backoff && !stop; waited += std::chrono::seconds(1))

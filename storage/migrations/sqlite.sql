@@ -247,3 +247,11 @@ CREATE TABLE ticket_expenses (
 );
 CREATE INDEX ticket_expenses_ticket ON ticket_expenses(ticket_id);
 CREATE INDEX ticket_expenses_created ON ticket_expenses(created_at);
+
+-- migration 10
+-- Contact identities: a contact linked to another (#contact link, POST /api/v1/contacts/ID/merge)
+-- stands for the same person; person_id names the person's first contact (NULL: itself). On
+-- PostgreSQL this block also moves blobs into the database and protocol numbers onto a sequence;
+-- SQLite keeps blobs as files beside the database and has one writer at a time, so needs neither.
+ALTER TABLE contacts ADD COLUMN person_id INTEGER REFERENCES contacts(id);
+CREATE INDEX contacts_person ON contacts(person_id);
