@@ -2,6 +2,7 @@
 // one bot ("bot-token-1"): getUpdates (long polling with offsets) and sendMessage. Test-only.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -42,6 +43,8 @@ struct FakeTelegram {
   std::vector<std::string> bad_paths;
   bool replay_once = false;
   bool failing = false;  // answer 502 to getUpdates
+  int in_flight = 0;      // getUpdates being answered now
+  int max_in_flight = 0;  // the most at once (one bot, one reader: Telegram refuses a second with 409)
 
   class Handler : public Poco::Net::HTTPRequestHandler {
    public:
@@ -67,6 +70,17 @@ struct FakeTelegram {
       std::int64_t offset = 0;
       for (const auto& [key, value] : uri.getQueryParameters())
         if (key == "offset") offset = std::stoll(value);
+      struct InFlight {  // counts this request while it is answered
+        FakeTelegram& t;
+        explicit InFlight(FakeTelegram& t) : t(t) {
+          std::lock_guard<std::mutex> lock(t.mutex);
+          t.max_in_flight = std::max(t.max_in_flight, ++t.in_flight);
+        }
+        ~InFlight() {
+          std::lock_guard<std::mutex> lock(t.mutex);
+          --t.in_flight;
+        }
+      } in_flight(t_);
       for (int waited = 0; waited < 5; ++waited) {
         std::string answer;
         {

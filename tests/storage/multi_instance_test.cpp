@@ -4,7 +4,8 @@
 // message becomes exactly one article in the right ticket and every opening mail is sent exactly
 // once, whichever instance polls or sends; the mailbox is polled by the lease holder only, and when
 // that instance is SIGKILLed in the middle of the intake the other takes the mailbox over within
-// the lease bound and finishes the work.
+// the lease bound and finishes the work. And one Telegram bot: only one instance at a time calls
+// getUpdates (the lease "channel:ID"), and each update becomes one ticket.
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -14,6 +15,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "admin/fake_telegram.h"
 #include "support/dovecot.h"
 #include "support/postgres.h"
 
@@ -240,4 +242,38 @@ TEST_CASE("two daemons on one PostgreSQL take 500 messages from one mailbox exac
   int unseen = 0;
   for (const auto& s : stored) unseen += s.seen() ? 0 : 1;
   CHECK(unseen == 0);
+}
+
+TEST_CASE("two daemons on one PostgreSQL read one Telegram bot through one getUpdates at a time", "[multi_instance][postgresql][telegram][daemon]") {
+  auto& pg = Postgres::instance();
+  const std::string db = pg.create_database();
+  FakeTelegram telegram;
+  TempDir dir;
+  write_file(dir.path() + "/db.pass", Postgres::password() + "\n");
+  write_file(dir.path() + "/reply.secret", "one key for every instance\n");
+  const std::string channel = telegram_channel(telegram.port, dir.path());
+  auto config = [&](const std::string& name) {
+    const std::string path = dir.path() + "/" + name + ".ini";
+    write_file(path, "[server]\naddress = suporte@atendd.test\nstate_dir = " + dir.path() + "/" + name +
+                         "-state\ndatabase = postgresql://" + Postgres::user() + "@127.0.0.1:" +
+                         std::to_string(pg.port()) + "/" + db + "?password_file=" + dir.path() +
+                         "/db.pass\nsecret_file = " + dir.path() + "/reply.secret\nadmin_listen = 127.0.0.1:" +
+                         std::to_string(free_port()) + "\n[smtp]\nport = " + std::to_string(free_port()) +
+                         "\n[agent.maria]\nemail = maria@atendd.test\n[type.geral]\nname = Geral\n" + channel);
+    return path;
+  };
+  DaemonProcess a({"--config", config("a")});
+  DaemonProcess b({"--config", config("b")});
+  REQUIRE(telegram.wait([&] { return telegram.offsets.size() >= 6; }, 60));  // both running a while
+  telegram.add(100, 9, "Oi");
+  telegram.add(101, 10, "Tudo bem?");
+  REQUIRE(telegram.wait([&] { return !telegram.offsets.empty() && telegram.offsets.back() == 102; }, 30));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(a.stop() == 0);
+  CHECK(b.stop() == 0);
+  std::lock_guard<std::mutex> lock(telegram.mutex);
+  CHECK(telegram.max_in_flight == 1);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM tickets", db)) == 1);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM articles WHERE kind = 'customer_message'", db)) == 2);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM journal", db)) == 2);
 }
