@@ -18,12 +18,13 @@ namespace atendd {
 
 class Runtime {
  public:
-  // Creates the state directory, opens the store (migrations), compiles the templates.
+  // Creates the state directory, opens the store (migrations) and the blob store (blob_dir or the
+  // state directory; with PostgreSQL and no blob_dir, the database), compiles the templates.
   // Throws StoreError or TemplateError.
   Runtime(const Config& config, Poco::Logger& log);
 
   Store& store() { return *store_; }
-  BlobStore& blobs() { return blobs_; }
+  BlobStore& blobs() { return *blobs_; }
   const Renderer& renderer() const { return *renderer_; }
   const Clock& clock() const { return clock_; }
   // The EHLO name: [smtp] helo, or the domain of our address.
@@ -32,7 +33,7 @@ class Runtime {
  private:
   const Config& config_;
   std::unique_ptr<Store> store_;
-  BlobStore blobs_;
+  std::unique_ptr<BlobStore> blobs_;  // after store_: may write through it
   std::unique_ptr<Renderer> renderer_;
   SystemClock clock_;
 };

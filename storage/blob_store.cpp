@@ -1,4 +1,5 @@
-// blob_store.cpp — content-addressed files: ROOT/blobs/ab/abcdef…, written atomically.
+// blob_store.cpp — the two blob backends: content-addressed files (ROOT/blobs/ab/abcdef…, written
+// atomically) and the database's blobs table (through Store::put_blobs / Store::blob).
 #include "storage/blob_store.h"
 
 #include <fcntl.h>
@@ -16,6 +17,8 @@
 #include <Poco/File.h>
 #include <Poco/SHA2Engine.h>
 
+#include "storage/store.h"
+
 namespace atendd {
 
 std::string sha256_hex(std::string_view bytes) {
@@ -24,56 +27,16 @@ std::string sha256_hex(std::string_view bytes) {
   return Poco::DigestEngine::digestToHex(engine.digest());
 }
 
-BlobStore::BlobStore(std::string root) : root_(std::move(root)) {
-  Poco::File(root_ + "/blobs").createDirectories();
-}
+namespace {
 
-std::string BlobStore::path_of(const std::string& sha256) const {
-  return root_ + "/blobs/" + sha256.substr(0, 2) + "/" + sha256;
-}
+std::atomic<unsigned long> tmp_counter{0};
 
-static bool is_hex_digest(const std::string& s) {
+bool is_hex_digest(const std::string& s) {
   if (s.size() != 64) return false;
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
 }
-
-std::string BlobStore::put(std::string_view bytes) {
-  const std::string digest = sha256_hex(bytes);
-  const std::string path = path_of(digest);
-  if (Poco::File(path).exists()) return digest;
-  Poco::File(root_ + "/blobs/" + digest.substr(0, 2)).createDirectories();
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-  size_t done = 0;
-  while (done < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      throw std::runtime_error("cannot write " + tmp + ": " + std::strerror(err));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot flush " + tmp + ": " + std::strerror(errno));
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot rename " + tmp + ": " + std::strerror(err));
-  }
-  return digest;
-}
-
-namespace {
-
-std::atomic<unsigned long> tmp_counter{0};
 
 void write_all(int fd, std::string_view bytes, const std::string& tmp) {
   size_t done = 0;
@@ -100,61 +63,138 @@ void sync_path(const std::string& path, bool whole_file_system) {
   if (rc != 0) throw std::runtime_error("cannot flush " + path + ": " + std::strerror(err));
 }
 
+std::string file_path(const std::string& root, const std::string& sha256) {
+  return root + "/blobs/" + sha256.substr(0, 2) + "/" + sha256;
+}
+
+class FileBackend : public BlobBackend {
+ public:
+  explicit FileBackend(std::string root) : root_(std::move(root)) { Poco::File(root_ + "/blobs").createDirectories(); }
+
+  class FileBatch : public Batch {
+   public:
+    explicit FileBatch(const std::string& root) : root_(root) {}
+    ~FileBatch() override {
+      for (const auto& p : pending_) ::unlink(p.tmp.c_str());
+    }
+    void put(const std::string& digest, std::string_view bytes) override {
+      for (const auto& p : pending_)
+        if (p.digest == digest) return;
+      const std::string path = file_path(root_, digest);
+      if (Poco::File(path).exists()) return;
+      Poco::File(root_ + "/blobs/" + digest.substr(0, 2)).createDirectories();
+      const std::string tmp =
+          path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(tmp_counter.fetch_add(1));
+      int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+      if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
+      write_all(fd, bytes, tmp);
+      if (::close(fd) != 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw std::runtime_error("cannot close " + tmp + ": " + std::strerror(err));
+      }
+      pending_.push_back(Pending{digest, tmp, path});
+    }
+    void commit() override {
+      if (pending_.empty()) return;
+      const bool one = pending_.size() == 1;
+      // The contents first: a name must never point at bytes that are not on disk.
+      sync_path(one ? pending_.front().tmp : root_ + "/blobs", !one);
+      std::vector<std::string> dirs;
+      for (const auto& p : pending_) {
+        if (::rename(p.tmp.c_str(), p.path.c_str()) != 0)
+          throw std::runtime_error("cannot rename " + p.tmp + ": " + std::strerror(errno));
+        const std::string dir = p.path.substr(0, p.path.rfind('/'));
+        if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
+      }
+      pending_.clear();
+      // Then the names (and the fan-out directories created for them).
+      if (dirs.size() == 1) {
+        sync_path(dirs.front(), false);
+      } else {
+        sync_path(root_ + "/blobs", true);
+      }
+    }
+
+   private:
+    struct Pending {
+      std::string digest, tmp, path;
+    };
+    const std::string& root_;
+    std::vector<Pending> pending_;
+  };
+
+  std::unique_ptr<Batch> batch() override { return std::make_unique<FileBatch>(root_); }
+
+  std::optional<std::string> get(const std::string& sha256) override {
+    std::ifstream in(file_path(root_, sha256), std::ios::binary);
+    if (!in) return std::nullopt;
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+  }
+
+ private:
+  std::string root_;
+};
+
+class DatabaseBackend : public BlobBackend {
+ public:
+  explicit DatabaseBackend(Store& store) : store_(store) {}
+
+  class DatabaseBatch : public Batch {
+   public:
+    explicit DatabaseBatch(Store& store) : store_(store) {}
+    void put(const std::string& digest, std::string_view bytes) override {
+      for (const auto& p : pending_)
+        if (p.first == digest) return;
+      pending_.emplace_back(digest, std::string(bytes));
+    }
+    void commit() override {
+      store_.put_blobs(pending_);
+      pending_.clear();
+    }
+
+   private:
+    Store& store_;
+    std::vector<std::pair<std::string, std::string>> pending_;
+  };
+
+  std::unique_ptr<Batch> batch() override { return std::make_unique<DatabaseBatch>(store_); }
+  std::optional<std::string> get(const std::string& sha256) override { return store_.blob(sha256); }
+
+ private:
+  Store& store_;
+};
+
 }  // namespace
 
-BlobBatch::~BlobBatch() {
-  for (const auto& p : pending_) ::unlink(p.tmp.c_str());
+BlobStore::BlobStore(std::string root) : root_(std::move(root)), backend_(std::make_unique<FileBackend>(root_)) {}
+
+BlobStore::BlobStore(Store& store) : backend_(std::make_unique<DatabaseBackend>(store)) {}
+
+std::string BlobStore::path_of(const std::string& sha256) const {
+  return root_.empty() ? std::string() : file_path(root_, sha256);
 }
 
-std::string BlobBatch::put(std::string_view bytes) {
-  const std::string digest = sha256_hex(bytes);
-  for (const auto& p : pending_)
-    if (p.digest == digest) return digest;
-  const std::string path = store_.path_of(digest);
-  if (Poco::File(path).exists()) return digest;
-  Poco::File(store_.root_ + "/blobs/" + digest.substr(0, 2)).createDirectories();
-  const std::string tmp =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(tmp_counter.fetch_add(1));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
-  if (fd < 0) throw std::runtime_error("cannot create " + tmp + ": " + std::strerror(errno));
-  write_all(fd, bytes, tmp);
-  if (::close(fd) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    throw std::runtime_error("cannot close " + tmp + ": " + std::strerror(err));
-  }
-  pending_.push_back(Pending{digest, tmp, path});
+std::string BlobStore::put(std::string_view bytes) {
+  BlobBatch one(*this);
+  const std::string digest = one.put(bytes);
+  one.commit();
   return digest;
-}
-
-void BlobBatch::commit() {
-  if (pending_.empty()) return;
-  const bool one = pending_.size() == 1;
-  // The contents first: a name must never point at bytes that are not on disk.
-  sync_path(one ? pending_.front().tmp : store_.root_ + "/blobs", !one);
-  std::vector<std::string> dirs;
-  for (const auto& p : pending_) {
-    if (::rename(p.tmp.c_str(), p.path.c_str()) != 0)
-      throw std::runtime_error("cannot rename " + p.tmp + ": " + std::strerror(errno));
-    const std::string dir = p.path.substr(0, p.path.rfind('/'));
-    if (std::find(dirs.begin(), dirs.end(), dir) == dirs.end()) dirs.push_back(dir);
-  }
-  pending_.clear();
-  // Then the names (and the fan-out directories created for them).
-  if (dirs.size() == 1) {
-    sync_path(dirs.front(), false);
-  } else {
-    sync_path(store_.root_ + "/blobs", true);
-  }
 }
 
 std::optional<std::string> BlobStore::get(const std::string& sha256) const {
   if (!is_hex_digest(sha256)) return std::nullopt;
-  std::ifstream in(path_of(sha256), std::ios::binary);
-  if (!in) return std::nullopt;
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+  return backend_->get(sha256);
 }
+
+std::string BlobBatch::put(std::string_view bytes) {
+  const std::string digest = sha256_hex(bytes);
+  batch_->put(digest, bytes);
+  return digest;
+}
+
+void BlobBatch::commit() { batch_->commit(); }
 
 }  // namespace atendd

@@ -1,8 +1,13 @@
-// blob_store.h — raw messages and attachments as content-addressed files under the state directory.
-// A blob's name is the SHA-256 of its bytes, so writing the same bytes twice is harmless and no
-// file name ever comes from mail input (invariant 5: nothing escapes the state directory).
+// blob_store.h — raw messages and attachments, content-addressed: a blob's name is the SHA-256 of
+// its bytes, so writing the same bytes twice is harmless and no name ever comes from mail input
+// (invariant 5: nothing escapes the blob folder). One interface, BlobBackend, with two
+// implementations: files under a directory (the state directory, or [server] blob_dir, a directory
+// several instances share), or the database's blobs table (PostgreSQL, migration 10), so that
+// instances on several machines depend on no machine's disk. The rest of atendd holds a BlobStore
+// (reads, single writes) and uses a BlobBatch to make a batch of blobs durable at once.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10,43 +15,65 @@
 
 namespace atendd {
 
+class Store;
+
 std::string sha256_hex(std::string_view bytes);
+
+// Where blobs live. A Batch collects puts and makes them durable together on commit(): only then
+// may a blob be read back; a batch destroyed without commit() leaves nothing visible.
+class BlobBackend {
+ public:
+  virtual ~BlobBackend() = default;
+  class Batch {
+   public:
+    virtual ~Batch() = default;
+    // `sha256` is sha256_hex(bytes), computed by the caller; the same blob twice is kept once.
+    virtual void put(const std::string& sha256, std::string_view bytes) = 0;
+    virtual void commit() = 0;  // throws std::runtime_error (files) or StoreError (database)
+  };
+  virtual std::unique_ptr<Batch> batch() = 0;
+  // The bytes of a committed blob; nothing when there is none. `sha256` is already checked.
+  virtual std::optional<std::string> get(const std::string& sha256) = 0;
+};
 
 class BlobStore {
  public:
-  explicit BlobStore(std::string root);  // creates ROOT/blobs when missing
-  // Stores the bytes durably (written to a temporary file, fsynced, renamed) and returns their
-  // SHA-256. Throws std::runtime_error when the disk refuses.
+  // Files under ROOT/blobs/ab/abcdef… (ROOT/blobs created when missing); written to a temporary
+  // file, synced, renamed, so a name never points at bytes that are not on disk.
+  explicit BlobStore(std::string root);
+  // The store's blobs table (PostgreSQL): written in a transaction of its own. `store` must
+  // outlive this BlobStore and be used from the same thread.
+  explicit BlobStore(Store& store);
+
+  // Stores the bytes durably and returns their SHA-256. Throws std::runtime_error or StoreError.
   std::string put(std::string_view bytes);
+  // Nothing when `sha256` is not a lower-case hex SHA-256 or no such blob exists.
   std::optional<std::string> get(const std::string& sha256) const;
+  // Files only: where the blob's file is (or would be); empty for database blobs.
   std::string path_of(const std::string& sha256) const;
+  bool in_database() const { return root_.empty(); }
 
  private:
   friend class BlobBatch;
   std::string root_;
+  std::unique_ptr<BlobBackend> backend_;
 };
 
-// Group commit of blobs: put() writes each blob to a temporary file without syncing; commit()
-// makes them all durable at once (one syncfs of the file system, or one fsync when there is a
-// single file), renames them into place and syncs the directories, so a batch of messages costs
-// two flushes instead of one per blob. A blob is visible under its name only once durable.
-// Destroyed without commit(): the temporary files are removed. One batch per thread.
+// Group commit of blobs: put() hands each blob to the backend's batch (files: a temporary file,
+// not yet synced; database: kept in memory); commit() makes them all durable at once (files: one
+// syncfs or fsync, renames, directory syncs; database: one transaction). A blob is visible under its
+// name only once durable. Destroyed without commit(): nothing stays. One batch per thread.
 class BlobBatch {
  public:
-  explicit BlobBatch(BlobStore& store) : store_(store) {}
-  ~BlobBatch();
+  explicit BlobBatch(BlobStore& store) : batch_(store.backend_->batch()) {}
   BlobBatch(const BlobBatch&) = delete;
   BlobBatch& operator=(const BlobBatch&) = delete;
 
-  std::string put(std::string_view bytes);  // returns the SHA-256; throws std::runtime_error
-  void commit();                            // throws std::runtime_error when the disk refuses
+  std::string put(std::string_view bytes);  // returns the SHA-256
+  void commit();
 
  private:
-  struct Pending {
-    std::string digest, tmp, path;
-  };
-  BlobStore& store_;
-  std::vector<Pending> pending_;
+  std::unique_ptr<BlobBackend::Batch> batch_;
 };
 
 }  // namespace atendd

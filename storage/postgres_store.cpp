@@ -19,7 +19,6 @@ namespace {
 
 // Advisory lock keys (any two fixed bigints; "atendd" in ASCII plus a number).
 constexpr long long kMigrationLock = 0x617465'6e6464'01LL;
-constexpr long long kWriterLock = 0x617465'6e6464'02LL;
 
 std::string join_lines(const std::vector<std::string>& items) {
   std::string out;
@@ -373,20 +372,21 @@ void PostgresStore::migrate() {
   exec("SELECT pg_advisory_unlock(" + std::to_string(kMigrationLock) + ")");
 }
 
-// One writer transaction at a time across every instance, like SQLite's BEGIN IMMEDIATE: the
-// pipeline's check-then-insert steps (journal, threading, round-robin cursor, ticket updates) stay
-// as correct as on SQLite. A wait longer than lock_timeout raises Busy (55P03), as SQLite's
-// busy timeout does. Autocommit calls (outbox claims and marks, leases) do not take it.
+// READ COMMITTED transactions that run side by side, from any thread of any instance; no lock
+// serialises writers as a whole. What the check-then-insert steps of the pipeline need instead:
+// - the same message handled twice at once: lock_message (an advisory lock on its content hash)
+//   makes the second wait, and its journal look-ups then see the first one's commit; the journal's
+//   unique key on (source, mailbox, uidvalidity, uid) stays the last word;
+// - one ticket changed by two transactions: reading a ticket inside a transaction takes its row
+//   (FOR NO KEY UPDATE) until commit, so read-modify-write of a ticket never loses an update;
+// - counters (protocol numbers, rate limits, agent load, leases) are single atomic statements;
+// - the round-robin cursor of a scope is read FOR UPDATE, so two openings never pick the same turn.
+// A lock wait longer than lock_timeout or a deadlock raises Busy (55P03, 40P01): nothing of the
+// transaction is committed, and the source retries, as with SQLite's busy timeout.
 void PostgresStore::begin() {
   ensure_connected();
   exec("BEGIN");
   in_transaction_ = true;
-  try {
-    exec("SELECT pg_advisory_xact_lock(" + std::to_string(kWriterLock) + ")");
-  } catch (...) {
-    rollback();
-    throw;
-  }
 }
 
 void PostgresStore::commit() {
@@ -561,15 +561,34 @@ void PostgresStore::mark_contact_failing(const std::string& address, Timestamp a
 
 // ---- tickets
 
-// A counter row per scope, bumped by one atomic upsert: the row lock it takes makes concurrent
-// callers on any instance wait for each other, so no two ever get the same value. A PostgreSQL
-// SEQUENCE would not restart per scope (the protocol's date prefix) without DDL per day.
+// Protocol numbers come from one SEQUENCE (migration 10): nextval never waits for another
+// transaction and never gives a value twice, so instances opening tickets at once do not queue
+// behind each other (a counter row stays locked until its transaction commits). A scope (the
+// protocol's date prefix) counts from a base fixed at its first use: value = nextval - base. Only
+// that first use may wait (a second connection starting the same scope waits on sequence_bases'
+// key for the first to commit, then draws a new nextval above the first one's). The first value of
+// a scope continues what the old per-scope counter (`sequences`) had given.
 std::int64_t PostgresStore::next_sequence(const std::string& scope) {
-  auto q = query("INSERT INTO sequences(scope, value) VALUES($1, 1) "
-                 "ON CONFLICT(scope) DO UPDATE SET value = sequences.value + 1 RETURNING value");
-  q.bind(scope);
-  if (!q.step()) throw StoreError(StoreError::Kind::Other, "sequence " + scope + " returned nothing");
-  return q.i64(0);
+  auto nextval = [this] {
+    auto q = query("SELECT nextval('protocol_numbers')");
+    if (!q.step()) throw StoreError(StoreError::Kind::Other, "nextval returned nothing");
+    return q.i64(0);
+  };
+  auto base_of = [&]() -> std::optional<std::int64_t> {
+    auto q = query("SELECT base FROM sequence_bases WHERE scope = $1");
+    q.bind(scope);
+    if (!q.step()) return std::nullopt;
+    return q.i64(0);
+  };
+  if (auto base = base_of()) return nextval() - *base;
+  const std::int64_t first = nextval();
+  auto insert = query("INSERT INTO sequence_bases(scope, base) "
+                      "SELECT $1, $2::bigint - 1 - COALESCE((SELECT value FROM sequences WHERE scope = $1), 0) "
+                      "ON CONFLICT DO NOTHING RETURNING base");
+  insert.bind(scope).bind(first);
+  if (insert.step()) return first - insert.i64(0);
+  if (auto base = base_of()) return nextval() - *base;  // another connection fixed it first
+  throw StoreError(StoreError::Kind::Busy, "sequence " + scope + ": no base found nor fixed");
 }
 
 #define TICKET_COLUMNS                                                                                  \
@@ -627,15 +646,19 @@ void PostgresStore::update_ticket(const Ticket& t) {
       .run();
 }
 
+// Inside a transaction a ticket is read to be changed: its row is held (FOR NO KEY UPDATE, which
+// still lets others add articles or history to it) until commit, see begin().
 std::optional<Ticket> PostgresStore::ticket(TicketId id) {
-  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE id = $1");
+  auto q = query(in_transaction_ ? "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = $1 FOR NO KEY UPDATE"
+                                 : "SELECT " TICKET_COLUMNS " FROM tickets WHERE id = $1");
   q.bind(id);
   if (!q.step()) return std::nullopt;
   return ticket_row(q);
 }
 
 std::optional<Ticket> PostgresStore::ticket_by_protocol(const std::string& protocol) {
-  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE protocol = $1");
+  auto q = query(in_transaction_ ? "SELECT " TICKET_COLUMNS " FROM tickets WHERE protocol = $1 FOR NO KEY UPDATE"
+                                 : "SELECT " TICKET_COLUMNS " FROM tickets WHERE protocol = $1");
   q.bind(protocol);
   if (!q.step()) return std::nullopt;
   return ticket_row(q);
@@ -656,7 +679,8 @@ std::vector<Ticket> PostgresStore::tickets(std::optional<TicketStatus> status, i
 }
 
 int PostgresStore::open_tickets_of(const std::string& agent_id) {
-  auto q = query("SELECT open_tickets FROM agent_load WHERE responsible = $1");
+  // The partial index of migration 10: only the agent's open tickets are counted.
+  auto q = query("SELECT COUNT(*) FROM tickets WHERE responsible = $1 AND status NOT IN ('solved', 'closed', 'cancelled')");
   q.bind(agent_id);
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
 }
@@ -679,7 +703,8 @@ std::optional<TicketId> PostgresStore::ticket_of_outbox_message_id(const std::st
 
 std::optional<Ticket> PostgresStore::ticket_by_reply_token(const std::string& token) {
   if (token.empty()) return std::nullopt;
-  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE reply_token = $1");
+  auto q = query(in_transaction_ ? "SELECT " TICKET_COLUMNS " FROM tickets WHERE reply_token = $1 FOR NO KEY UPDATE"
+                                 : "SELECT " TICKET_COLUMNS " FROM tickets WHERE reply_token = $1");
   q.bind(token);
   if (!q.step()) return std::nullopt;
   return ticket_row(q);
@@ -788,7 +813,8 @@ std::vector<std::string> PostgresStore::watchers(TicketId ticket) {
 }
 
 std::string PostgresStore::last_assigned(const std::string& scope) {
-  auto q = query("SELECT agent_id FROM assignment_cursors WHERE scope = $1");
+  auto q = query(in_transaction_ ? "SELECT agent_id FROM assignment_cursors WHERE scope = $1 FOR UPDATE"
+                                 : "SELECT agent_id FROM assignment_cursors WHERE scope = $1");
   q.bind(scope);
   return q.step() ? q.text(0) : std::string();
 }
@@ -1171,6 +1197,83 @@ std::optional<std::string> PostgresStore::lease_holder(const std::string& name, 
   q.bind(name).bind(now);
   if (!q.step()) return std::nullopt;
   return q.text(0);
+}
+
+// ---- several writers, blobs, contact identities (migration 10)
+
+void PostgresStore::lock_message(const std::string& content_sha256) {
+  if (!in_transaction_ || content_sha256.empty()) return;
+  query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind("atendd message " + content_sha256).run();
+}
+
+// bytea rather than large objects: a blob is written once, read whole (raw messages and
+// attachments are bounded by max_message_mb), belongs to the same transactions, backups and
+// replicas as the rows naming it, and needs no lo_unlink bookkeeping for orphans.
+void PostgresStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) {
+  if (blobs.empty()) return;
+  const bool own = !in_transaction_;
+  if (own) begin();
+  try {
+    for (const auto& [sha256, bytes] : blobs)
+      query("INSERT INTO blobs(sha256, bytes, size, created_at) "
+            "VALUES($1, $2, $3, extract(epoch from now())::bigint) ON CONFLICT DO NOTHING")
+          .bind(sha256).bind_blob(bytes).bind(static_cast<std::int64_t>(bytes.size()))
+          .run();
+    if (own) commit();
+  } catch (...) {
+    if (own) rollback();
+    throw;
+  }
+}
+
+std::optional<std::string> PostgresStore::blob(const std::string& sha256) {
+  auto q = query("SELECT bytes FROM blobs WHERE sha256 = $1");
+  q.bind(sha256);
+  if (!q.step()) return std::nullopt;
+  return q.blob(0);
+}
+
+std::vector<Contact> PostgresStore::identities(std::int64_t contact_id) {
+  auto q = query("SELECT c.id, c.address, c.name FROM contacts c, "
+                 "(SELECT COALESCE(person_id, id) AS person FROM contacts WHERE id = $1) p "
+                 "WHERE COALESCE(c.person_id, c.id) = p.person ORDER BY c.id <> p.person, c.id");
+  q.bind(contact_id);
+  std::vector<Contact> out;
+  while (q.step()) out.push_back(Contact{q.i64(0), q.text(1), q.text(2)});
+  return out;
+}
+
+// Both contacts' rows are locked (in id order) first, so two links at once cannot leave a chain.
+bool PostgresStore::link_contacts(std::int64_t keep, std::int64_t other) {
+  const bool own = !in_transaction_;
+  if (own) begin();
+  try {
+    auto lock = query("SELECT id, COALESCE(person_id, id) FROM contacts WHERE id IN ($1, $2) ORDER BY id FOR UPDATE");
+    lock.bind(keep).bind(other);
+    std::optional<std::int64_t> kept, merged;
+    while (lock.step()) {
+      if (lock.i64(0) == keep) kept = lock.i64(1);
+      if (lock.i64(0) == other) merged = lock.i64(1);
+    }
+    const bool found = kept && merged;
+    if (found && *kept != *merged)
+      query("UPDATE contacts SET person_id = $1 WHERE id = $2 OR person_id = $2").bind(*kept).bind(*merged).run();
+    if (own) commit();
+    return found;
+  } catch (...) {
+    if (own) rollback();
+    throw;
+  }
+}
+
+std::optional<Ticket> PostgresStore::open_ticket_of_person(std::int64_t contact_id) {
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE contact_id IN (SELECT c.id FROM contacts c, "
+                 "(SELECT COALESCE(person_id, id) AS person FROM contacts WHERE id = $1) p "
+                 "WHERE COALESCE(c.person_id, c.id) = p.person) "
+                 "AND status NOT IN ('closed', 'cancelled') ORDER BY id DESC LIMIT 1");
+  q.bind(contact_id);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
 }
 
 }  // namespace atendd

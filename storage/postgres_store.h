@@ -1,8 +1,8 @@
 // postgres_store.h — the Store on PostgreSQL, for several atendd instances on one database. Talks
 // to libpq directly (see postgres_store.cpp for why not POCO's connector): statements prepared once
-// per connection, migrations under an advisory lock, writer transactions serialised by a
-// transaction-level advisory lock (the same one-writer rule as SQLite's BEGIN IMMEDIATE), outbox
-// claims with FOR UPDATE SKIP LOCKED. One PostgresStore per thread (a libpq connection is not shared).
+// per connection, migrations under an advisory lock, writers side by side (row locks and a lock
+// per message's content, never one lock for all: see begin()), outbox claims with FOR UPDATE SKIP
+// LOCKED, blobs in a bytea table. One PostgresStore per thread (a libpq connection is not shared).
 #pragma once
 
 #include <map>
@@ -121,6 +121,14 @@ class PostgresStore : public Store {
   bool renew_lease(const std::string& name, const std::string& holder, Timestamp now, int ttl_seconds) override;
   void release_lease(const std::string& name, const std::string& holder) override;
   std::optional<std::string> lease_holder(const std::string& name, Timestamp now) override;
+
+  // ---- migration 10
+  void lock_message(const std::string& content_sha256) override;
+  void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) override;
+  std::optional<std::string> blob(const std::string& sha256) override;
+  std::vector<Contact> identities(std::int64_t contact_id) override;
+  bool link_contacts(std::int64_t keep, std::int64_t other) override;
+  std::optional<Ticket> open_ticket_of_person(std::int64_t contact_id) override;
 
   class Query;  // a prepared statement bound, run and read (postgres_store.cpp)
 

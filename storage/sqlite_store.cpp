@@ -989,4 +989,51 @@ std::optional<std::string> SqliteStore::lease_holder(const std::string& name, Ti
   return q.text(0);
 }
 
+// ---- one writer at a time, blobs as files, contact identities (migration 10)
+
+// BEGIN IMMEDIATE already makes every writer wait for the one before: nothing to add.
+void SqliteStore::lock_message(const std::string& /*content_sha256*/) {}
+
+void SqliteStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& /*blobs*/) {
+  throw StoreError(StoreError::Kind::Other, "the SQLite store keeps blobs as files (FileBlobStore)");
+}
+
+std::optional<std::string> SqliteStore::blob(const std::string& /*sha256*/) {
+  throw StoreError(StoreError::Kind::Other, "the SQLite store keeps blobs as files (FileBlobStore)");
+}
+
+std::vector<Contact> SqliteStore::identities(std::int64_t contact_id) {
+  auto q = query("SELECT c.id, c.address, c.name FROM contacts c, "
+                 "(SELECT COALESCE(person_id, id) AS person FROM contacts WHERE id = ?) p "
+                 "WHERE COALESCE(c.person_id, c.id) = p.person ORDER BY c.id <> p.person, c.id");
+  q.bind(contact_id);
+  std::vector<Contact> out;
+  while (q.step()) out.push_back(Contact{q.i64(0), q.text(1), q.text(2)});
+  return out;
+}
+
+bool SqliteStore::link_contacts(std::int64_t keep, std::int64_t other) {
+  auto person = [this](std::int64_t id) -> std::optional<std::int64_t> {
+    auto q = query("SELECT COALESCE(person_id, id) FROM contacts WHERE id = ?");
+    q.bind(id);
+    if (!q.step()) return std::nullopt;
+    return q.i64(0);
+  };
+  const auto kept = person(keep), merged = person(other);
+  if (!kept || !merged) return false;
+  if (*kept == *merged) return true;
+  query("UPDATE contacts SET person_id = ? WHERE id = ? OR person_id = ?").bind(*kept).bind(*merged).bind(*merged).run();
+  return true;
+}
+
+std::optional<Ticket> SqliteStore::open_ticket_of_person(std::int64_t contact_id) {
+  auto q = query("SELECT " TICKET_COLUMNS " FROM tickets WHERE contact_id IN (SELECT c.id FROM contacts c, "
+                 "(SELECT COALESCE(person_id, id) AS person FROM contacts WHERE id = ?) p "
+                 "WHERE COALESCE(c.person_id, c.id) = p.person) "
+                 "AND status NOT IN ('closed', 'cancelled') ORDER BY id DESC LIMIT 1");
+  q.bind(contact_id);
+  if (!q.step()) return std::nullopt;
+  return ticket_row(q);
+}
+
 }  // namespace atendd

@@ -117,6 +117,14 @@ class SqliteStore : public Store {
   void release_lease(const std::string& name, const std::string& holder) override;
   std::optional<std::string> lease_holder(const std::string& name, Timestamp now) override;
 
+  // ---- migration 10
+  void lock_message(const std::string& content_sha256) override;
+  void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) override;
+  std::optional<std::string> blob(const std::string& sha256) override;
+  std::vector<Contact> identities(std::int64_t contact_id) override;
+  bool link_contacts(std::int64_t keep, std::int64_t other) override;
+  std::optional<Ticket> open_ticket_of_person(std::int64_t contact_id) override;
+
   class Query;  // a prepared statement bound and stepped (sqlite_store.cpp)
 
  private:

@@ -404,6 +404,28 @@ class Store {
   virtual void release_lease(const std::string& name, const std::string& holder) = 0;
   // Who holds the lease at `now`, if anyone.
   virtual std::optional<std::string> lease_holder(const std::string& name, Timestamp now) = 0;
+
+  // ---- Several writers at once, blobs in the database, contact identities (migration 10)
+
+  // Makes concurrent handlers of the same message wait for each other: inside a transaction,
+  // holds a lock named by the message's content hash until that transaction ends, so the journal
+  // look-ups that follow see what another connection committed for the same bytes. A store with
+  // one writer at a time (SQLite) has nothing to do. Outside a transaction: nothing.
+  virtual void lock_message(const std::string& content_sha256) = 0;
+  // Blobs (raw messages, attachments) kept in the database itself, by SHA-256 (lower-case hex).
+  // put_blobs stores every (sha256, bytes) pair not there yet, durably, in its own transaction
+  // unless one is open. A store that keeps blobs as files (SQLite) throws StoreError (Other).
+  virtual void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) = 0;
+  virtual std::optional<std::string> blob(const std::string& sha256) = 0;
+  // A contact's identities: the contacts that stand for the same person (an e-mail address, a
+  // phone on WhatsApp, a Telegram chat…), linked by link_contacts; the person's first contact
+  // first, `contact_id` itself included; empty when there is no such contact.
+  virtual std::vector<Contact> identities(std::int64_t contact_id) = 0;
+  // Makes `other` (with every identity already linked to it) identities of `keep`'s person.
+  // False when either contact does not exist; linking a person to itself changes nothing.
+  virtual bool link_contacts(std::int64_t keep, std::int64_t other) = 0;
+  // The newest ticket of any identity of the contact's person that is neither closed nor cancelled.
+  virtual std::optional<Ticket> open_ticket_of_person(std::int64_t contact_id) = 0;
 };
 
 // Commits on commit(), rolls back when destroyed without it (an exception on the way).

@@ -23,6 +23,7 @@
 #include "daemon/admin/metrics.h"
 #include "daemon/admin/routes_admin.h"
 #include "daemon/admin/routes_quarantine.h"
+#include "daemon/admin/routes_contacts.h"
 #include "daemon/admin/routes_tickets.h"
 #include "daemon/admin/status_page.h"
 #include "daemon/runtime.h"
@@ -153,6 +154,10 @@ AdminResponse route_request(AdminContext& context, const AdminRequest& request) 
     if (m == "POST") return reload(context, *caller);
   } else if (r.size() == 1 && r[0] == "stats") {
     if (get) return stats(context, request);
+  } else if (r.size() == 2 && r[0] == "contacts") {
+    if (get) return show_contact(context, r[1]);
+  } else if (r.size() == 3 && r[0] == "contacts" && r[2] == "merge") {
+    if (m == "POST") return merge_contact(context, request, r[1], *caller);
   } else {
     return json_error(404, "no such route: " + request.path);
   }

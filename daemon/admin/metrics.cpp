@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "daemon/admin/counters.h"
 #include "daemon/runtime.h"
 
 namespace atendd {
@@ -107,6 +108,19 @@ std::string render_metrics(AdminContext& context) {
   for (const auto& m : mailboxes)
     out << "atendd_mailbox_last_success_timestamp_seconds{mailbox=\"" << label(m.id) << "\"} "
         << m.status.last_success_at << "\n";
+
+  family(out, "atendd_poll_errors_total", "counter",
+         "Failed poll attempts per mailbox (IMAP) or polled channel (Telegram getUpdates) since the start.");
+  auto poll_errors = counters::poll_errors();
+  for (const auto& m : mailboxes) poll_errors.emplace(m.id, 0);
+  for (const auto& [mailbox, count] : poll_errors)
+    out << "atendd_poll_errors_total{mailbox=\"" << label(mailbox) << "\"} " << count << "\n";
+  family(out, "atendd_messages_with_defects_total", "counter",
+         "Messages applied since the start whose parsing found defects (malformed or repaired input).");
+  out << "atendd_messages_with_defects_total " << counters::messages_with_defects() << "\n";
+  family(out, "atendd_parse_defects_total", "counter", "Parser defects of applied messages since the start, by kind.");
+  for (const auto& [kind, count] : counters::defects_by_kind())
+    out << "atendd_parse_defects_total{kind=\"" << label(kind) << "\"} " << count << "\n";
 
   family(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
   out << "process_resident_memory_bytes " << process_rss_bytes() << "\n";

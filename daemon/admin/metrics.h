@@ -1,6 +1,7 @@
 // metrics.h — GET /metrics in the Prometheus text format (version 0.0.4): inbound messages by
 // source, mailbox and outcome (from the journal), tickets by status and type, the outbox by
-// state and its send latency, mailbox poll state, SLA breaches, the process's RSS. Counts only:
+// state and its send latency, mailbox poll state and poll errors, parser defects by kind (counters.h),
+// SLA breaches, the process's RSS. Counts only:
 // no addresses, subjects or secrets.
 #pragma once
 

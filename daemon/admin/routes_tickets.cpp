@@ -59,6 +59,7 @@ Object ticket_summary(Store& store, const Ticket& t) {
   o.set("level", t.level);
   const auto contact = store.contact(t.contact_id);
   Object c;
+  c.set("id", t.contact_id);
   c.set("address", contact ? contact->address : "");
   c.set("name", contact ? contact->name : "");
   o.set("contact", c);
@@ -378,12 +379,12 @@ AdminResponse ticket_action(AdminContext& context, const AdminRequest& request, 
 
   std::lock_guard<std::mutex> lock(context.lock);
   Runtime& rt = *context.runtime;
+  StoreTransaction tx(rt.store());  // first: the ticket is read to be changed (held on PostgreSQL)
   const auto ticket = rt.store().ticket_by_protocol(protocol);
   if (!ticket) return json_error(404, "no ticket " + protocol);
   const ParsedMessage parsed = typed_message(agent->email, agent->name, "Re: " + ticket->subject, typed,
                                              domain_of(context.config.server.address));
   InboundMessage message{parsed, "", "api", ticket->mailbox, {}};
-  StoreTransaction tx(rt.store());
   Engine engine(rt.store(), context.config, rt.clock());
   TicketUpdate update = engine.add_agent_reply(message, *ticket, *agent);
   OutboxWriter writer(rt.store(), rt.blobs(), context.config, rt.renderer(), rt.clock());

@@ -471,6 +471,9 @@ void Loader::read_server(SectionReader& s) {
     }
   }
 
+  std::string blob_dir;
+  if (s.text("blob_dir", blob_dir) && !blob_dir.empty()) out.blob_dir = resolve(blob_dir);
+
   std::string database;
   if (s.text("database", database) && !database.empty()) {
     if (database.rfind("sqlite:", 0) == 0) {

@@ -3,6 +3,7 @@
 
 #include <Poco/String.h>
 
+#include "daemon/admin/counters.h"
 #include "daemon/outbox/outbox_writer.h"
 #include "daemon/pipeline/loop_guard.h"
 #include "daemon/pipeline/threader.h"
@@ -192,6 +193,8 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   }
   if (dry_run) return outcomes;  // StoreTransaction rolls everything back; nothing is logged
   tx.commit();
+  for (std::size_t i = 0; i < batch.size(); ++i)  // /metrics: applied messages with parser defects
+    if (outcomes[i].kind != Outcome::Kind::Duplicate) counters::parse_defects(prepared[i].parsed.defects);
   for (const auto& [level, line] : log_lines) {
     if (level == 2)
       log_.error(line);
@@ -209,6 +212,7 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
   const std::string& sha256 = prepared.sha256;
   const std::string& defects = prepared.defects;
   const std::vector<AttachmentRecord>& attachments = prepared.attachments;
+  store_.lock_message(sha256);  // the same message handled at once elsewhere: wait for it, then see it
   const std::optional<JournalEntry> seen = journalled(raw, prepared);
   const bool quarantined = seen && seen->outcome == outcome_name(Outcome::Kind::Quarantined);
   if (seen && !quarantined) {

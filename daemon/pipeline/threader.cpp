@@ -140,7 +140,10 @@ ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink) con
       return result;
     }
     const auto contact = store_.contact(ticket.contact_id);
-    if (contact && !from.empty() && contact->address == from) {
+    bool is_contact = contact && !from.empty() && contact->address == from;
+    if (contact && !from.empty() && !is_contact)  // another identity of the same person (#contact link)
+      for (const auto& identity : store_.identities(contact->id)) is_contact = is_contact || identity.address == from;
+    if (is_contact) {
       match.role = SenderRole::Contact;
       result.match = match;
       explain(sink, "sender", "customer", from + " is the ticket's contact");

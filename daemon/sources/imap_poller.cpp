@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/admin/counters.h"
 #include "daemon/failpoints.h"
 #include "daemon/sources/imap_connection.h"
 
@@ -92,6 +93,7 @@ void ImapPoller::mark_failure(const std::string& error) {
     log_.error("mailbox " + config_.id + ": still failing: " + error);
   }
   ever_failed_ = true;
+  counters::poll_error(config_.id);  // /metrics
   status_.connected = false;
   status_.last_error = error;
 }

@@ -3,7 +3,10 @@
 
 #include <curl/curl.h>
 
+#include <unistd.h>
+
 #include <chrono>
+#include <random>
 #include <sstream>
 #include <thread>
 
@@ -11,6 +14,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include "daemon/admin/counters.h"
 #include "daemon/pipeline/inbound.h"
 #include "daemon/runtime.h"
 #include "daemon/sources/webhook_receiver.h"
@@ -61,17 +65,39 @@ std::string get_updates(const ChannelConfig& channel, std::int64_t offset, const
   return reply;
 }
 
+// With a shared database (PostgreSQL) every instance runs the same channels, but a bot has one
+// getUpdates reader at a time (Telegram answers a second with 409): the holder of the lease
+// "channel:ID" polls, renewing it with every getUpdates; when it dies another takes over once the
+// lease ran out. Exactly-once still rests on the journal (the update's message id).
+bool shared_database(const Config& config) {
+  return config.server.database.rfind("postgresql://", 0) == 0 || config.server.database.rfind("postgres://", 0) == 0;
+}
+
+std::string lease_holder_id() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof host - 1);
+  std::random_device random;
+  return std::string(host) + ":" + std::to_string(::getpid()) + ":tg" + std::to_string(random() % 100000);
+}
+
 }  // namespace
 
 void run_telegram_poller(const ChannelConfig& channel, const Config& config, const std::atomic<bool>& stop,
                          Poco::Logger& log) {
   auto backoff = std::chrono::seconds(1);
   std::string last_error;
+  const bool leased = shared_database(config);
+  const std::string lease = "channel:" + channel.id, holder = lease_holder_id();
+  const int lease_seconds = 3 * channel.poll_seconds + 15;
   while (!stop) {
     try {
       Runtime runtime(config, log);  // this thread's own store connection
       InboundPipeline pipeline(runtime.store(), runtime.blobs(), config, runtime.renderer(), runtime.clock(), log);
       while (!stop) {
+        if (leased && !runtime.store().try_acquire_lease(lease, holder, runtime.clock().now(), lease_seconds)) {
+          for (int waited = 0; waited < 5 && !stop; ++waited) std::this_thread::sleep_for(std::chrono::seconds(1));
+          continue;  // another instance polls this bot
+        }
         std::int64_t offset = runtime.store().channel_offset(channel.id);
         const std::string body = get_updates(channel, offset, stop);
         Poco::JSON::Parser parser;
@@ -96,8 +122,10 @@ void run_telegram_poller(const ChannelConfig& channel, const Config& config, con
         last_error.clear();
         backoff = std::chrono::seconds(1);
       }
+      if (leased) runtime.store().release_lease(lease, holder);  // a clean stop hands the bot over at once
     } catch (const std::exception& e) {
       if (stop) break;
+      counters::poll_error(channel.id);  // /metrics
       if (e.what() != last_error) log.error("channel " + channel.id + ": getUpdates: " + e.what());
       last_error = e.what();
       for (auto waited = std::chrono::seconds(0); waited < backoff && !stop; waited += std::chrono::seconds(1))

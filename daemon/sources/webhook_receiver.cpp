@@ -241,8 +241,13 @@ Outcome deliver_channel_message(InboundPipeline& pipeline, Store& store, const C
   // the text names (the threader still checks that the sender belongs to it).
   std::string protocol = named_protocol(message.text);
   if (protocol.empty())
-    if (auto contact = store.contact_by_address(from))
-      if (auto open = store.open_ticket_of_contact(contact->id, channel.id)) protocol = open->protocol;
+    if (auto contact = store.contact_by_address(from)) {
+      if (auto open = store.open_ticket_of_contact(contact->id, channel.id)) {
+        protocol = open->protocol;
+      } else if (auto any = store.open_ticket_of_person(contact->id)) {  // another identity's (#contact link)
+        protocol = any->protocol;
+      }
+    }
   std::string first_line = message.text.substr(0, message.text.find('\n'));
   if (first_line.size() > 78) first_line = first_line.substr(0, 75) + "...";
   if (first_line.empty()) first_line = message.media.empty() ? "(empty message)" : "(media)";

@@ -37,6 +37,7 @@ const Spec kSpecs[] = {
     {"unwatch", 1, 1, false, "#unwatch ADDRESS"},
     {"answer", 0, 1, false, "#answer [NAME]"},
     {"link", 1, 1, false, "#link PROTOCOL"},
+    {"contact", 2, 2, false, "#contact link ADDRESS|CHANNEL:ID"},
     {"level", 1, 1, false, "#level N"},
 };
 

@@ -295,6 +295,18 @@ TicketUpdate Engine::add_customer_message(const InboundMessage& message, const T
     return update;
   }
   if (!type || type->cc_watchers) add_cc_watchers(parsed, t, author);
+  // --- contact identities: another identity of the ticket's contact wrote (#contact link, the
+  // merge API): the ticket follows it, so answers go out where the customer last wrote.
+  if (const auto sender = store_.contact_by_address(author); sender && sender->id != t.contact_id) {
+    for (const auto& identity : store_.identities(t.contact_id))
+      if (identity.id == sender->id) {
+        const auto before = store_.contact(t.contact_id);
+        record(t.id, "contact", before ? before->address : "", author, "the customer wrote from another of their identities",
+               author);
+        t.contact_id = sender->id;
+        break;
+      }
+  }
 
   bool reopened = false, confirmed = false;
   const std::string new_part = parsed.new_text.empty() ? parsed.text : parsed.new_text;
@@ -1041,6 +1053,31 @@ void Engine::run_command(CommandRun& run, const Command& c) {
     if (run.dry_run) return;
     record(other->id, "linked", "", t.protocol, run.text, agent.id);
     store_.add_link(t.id, other->id, clock_.now());
+  } else if (name == "contact") {
+    // --- contact identities: the ticket's contact and ADDRESS (an e-mail address, or a messaging
+    // sender as CHANNEL:ID, e.g. wa:5511999990000) become one person; their tickets and replies
+    // then follow whichever identity the customer writes from. An agent's act only: a customer's
+    // own claim to an address links nothing.
+    if (arg != "link") return fail("the only #contact action is \"link\": " + usage_of("contact"));
+    if (!check_transition(run, c, Action::Link)) return;
+    std::string address = lower(c.args[1]);
+    const auto colon = address.find(':');
+    if (address.find('@') == std::string::npos && colon != std::string::npos) {
+      const std::string channel = address.substr(0, colon), sender = address.substr(colon + 1);
+      if (!config_.channels.count(channel)) return fail("no channel \"" + channel + "\"");
+      if (sender.empty() || sender.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789._+-") != std::string::npos)
+        return fail("\"" + sender + "\" is not a sender id of channel " + channel);
+      address = sender + "@" + channel + ".channel.invalid";  // webhook_receiver.h's channel_address
+    } else if (!is_usable_address(address)) {
+      return fail("\"" + c.args[1] + "\" is neither an e-mail address nor CHANNEL:ID");
+    }
+    if (config_.server.is_our_address(address) || config_.agent_by_email(address))
+      return fail(address + " is one of our own or an agent's address, never a customer's");
+    for (const auto& identity : store_.identities(t.contact_id))
+      if (identity.address == address) return fail(address + " is already this contact's");
+    change(run, "contact_linked", "", address, run.text);
+    if (run.dry_run) return;
+    store_.link_contacts(t.contact_id, store_.find_or_add_contact(address, "").id);
   } else if (name == "level") {
     if (!agent.chief) return fail("only a chief may change a ticket's access level");
     if (arg.empty() || arg.size() > 2 || !all_digits(arg, 0, arg.size()))

@@ -259,3 +259,32 @@ ALTER TABLE journal ADD COLUMN updated_at BIGINT;
 UPDATE journal SET outcome = 'quarantined' WHERE outcome = 'failed';
 CREATE INDEX journal_quarantined ON journal(id) WHERE outcome = 'quarantined';
 CREATE INDEX journal_ticket ON journal(ticket_id) WHERE ticket_id IS NOT NULL;
+
+-- migration 10
+-- Several instances writing at once, no instance depending on its own disk, contact identities.
+-- Protocol numbers: nextval never waits for another transaction (a counter row would hold every
+-- ticket-opening transaction behind the one that bumped it until it commits); each scope (the
+-- protocol's date prefix) numbers from a base fixed at its first use, continuing any count the old
+-- `sequences` table had. Blobs: raw messages and attachments by SHA-256 in a bytea table.
+-- Contacts: person_id names the person's first contact (NULL: itself), as on SQLite.
+-- Open tickets per agent: migration 6's agent_load row per responsible was bumped by every ticket
+-- insert and status change, so it held all openings with one responsible (or none) in one queue
+-- until commit. A partial index over the open tickets keeps the count as cheap (it grows with an
+-- agent's open tickets, never with the store) without a shared row.
+DROP TRIGGER agent_load_track ON tickets;
+DROP FUNCTION agent_load_track();
+DROP TABLE agent_load;
+CREATE INDEX tickets_open_by_responsible ON tickets(responsible) WHERE status NOT IN ('solved', 'closed', 'cancelled');
+CREATE SEQUENCE protocol_numbers;
+CREATE TABLE sequence_bases (
+  scope TEXT PRIMARY KEY,
+  base BIGINT NOT NULL
+);
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY,
+  bytes BYTEA NOT NULL,
+  size BIGINT NOT NULL,
+  created_at BIGINT NOT NULL
+);
+ALTER TABLE contacts ADD COLUMN person_id BIGINT REFERENCES contacts(id);
+CREATE INDEX contacts_person ON contacts(person_id);

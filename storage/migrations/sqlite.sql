@@ -258,3 +258,11 @@ ALTER TABLE journal ADD COLUMN updated_at INTEGER;
 UPDATE journal SET outcome = 'quarantined' WHERE outcome = 'failed';
 CREATE INDEX journal_quarantined ON journal(id) WHERE outcome = 'quarantined';
 CREATE INDEX journal_ticket ON journal(ticket_id) WHERE ticket_id IS NOT NULL;
+
+-- migration 10
+-- Contact identities: a contact linked to another (#contact link, POST /api/v1/contacts/ID/merge)
+-- stands for the same person; person_id names the person's first contact (NULL: itself). On
+-- PostgreSQL this block also moves blobs into the database and protocol numbers onto a sequence;
+-- SQLite keeps blobs as files beside the database and has one writer at a time, so needs neither.
+ALTER TABLE contacts ADD COLUMN person_id INTEGER REFERENCES contacts(id);
+CREATE INDEX contacts_person ON contacts(person_id);

@@ -1,14 +1,21 @@
 // multi_instance_test.cpp — two `atendd` daemons on one PostgreSQL, one Dovecot mailbox and one
-// SMTP sink: every message becomes exactly one ticket and one opening mail, whichever instance
-// polls; the mailbox is polled by the lease holder only, and when that instance is SIGKILLed the
-// other takes the mailbox over within the lease bound and finishes the work.
+// SMTP sink, each with a state directory of its own (blobs live in the database): 500 messages —
+// new tickets, replies by subject tag and replies by In-Reply-To — appended while they run. Every
+// message becomes exactly one article in the right ticket and every opening mail is sent exactly
+// once, whichever instance polls or sends; the mailbox is polled by the lease holder only, and when
+// that instance is SIGKILLed in the middle of the intake the other takes the mailbox over within
+// the lease bound and finishes the work. And one Telegram bot: only one instance at a time calls
+// getUpdates (the lease "channel:ID"), and each update becomes one ticket.
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <catch2/catch.hpp>
 
+#include "admin/fake_telegram.h"
 #include "support/dovecot.h"
 #include "support/postgres.h"
 
@@ -17,8 +24,10 @@ using namespace atendd::test;
 namespace {
 
 constexpr int kLeaseSeconds = 6;  // ATENDD_TEST_LEASE_SECONDS: takeover within 6 s + 2 s retry
+constexpr int kNew = 350;         // opening messages, customer i = 1..350
+constexpr int kReplies = 150;     // replies of customers 1..150: 1..100 by subject tag, the rest by In-Reply-To
 
-std::string message(int i) {
+std::string opening(int i) {
   const std::string n = std::to_string(i);
   return "From: Cliente " + n + " <cliente" + n + "@cliente.test>\r\n"
          "To: suporte@atendd.test\r\n"
@@ -27,6 +36,20 @@ std::string message(int i) {
          "Date: Tue, 24 Nov 2026 10:00:00 +0000\r\n"
          "\r\n"
          "Pedido numero " + n + ".\r\n";
+}
+
+// A customer's second message: with the ticket's tag when its protocol is known, else as a reply
+// to the customer's own first message (threaded by In-Reply-To to the ticket holding it).
+std::string reply(int i, const std::string& protocol) {
+  const std::string n = std::to_string(i);
+  return "From: Cliente " + n + " <cliente" + n + "@cliente.test>\r\n"
+         "To: suporte@atendd.test\r\n"
+         "Subject: Re: " + (protocol.empty() ? "" : "[#" + protocol + "] ") + "Pedido " + n + "\r\n"
+         "Message-ID: <resposta-" + n + "@cliente.test>\r\n"
+         "In-Reply-To: <pedido-" + n + "@cliente.test>\r\n"
+         "Date: Tue, 24 Nov 2026 11:00:00 +0000\r\n"
+         "\r\n"
+         "Mais detalhes do pedido " + n + ".\r\n";
 }
 
 template <typename Predicate>
@@ -41,7 +64,7 @@ bool wait_until(Predicate done, double seconds) {
 
 }  // namespace
 
-TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one opening mail per message and a takeover after a kill",
+TEST_CASE("two daemons on one PostgreSQL take 500 messages from one mailbox exactly once through a kill of the lease holder",
           "[multi_instance][postgresql][dovecot][daemon]") {
   auto& pg = Postgres::instance();
   const std::string db = pg.create_database();
@@ -50,6 +73,7 @@ TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one ope
   SmtpSink sink(dir.path() + "/sink");
   write_file(dir.path() + "/suporte.pass", "secret\n");
   write_file(dir.path() + "/db.pass", Postgres::password() + "\n");
+  write_file(dir.path() + "/reply.secret", "one key for every instance\n");
   const std::string database = "postgresql://" + Postgres::user() + "@127.0.0.1:" + std::to_string(pg.port()) + "/" +
                                db + "?password_file=" + dir.path() + "/db.pass";
   auto config = [&](const std::string& name) {
@@ -59,8 +83,9 @@ TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one ope
                "name = Suporte Teste\n"
                "address = suporte@atendd.test\n"
                "reply_address = suporte+{token}@atendd.test\n"
-               "state_dir = " + dir.path() + "/state\n"   // shared: blobs are content-addressed
+               "state_dir = " + dir.path() + "/" + name + "-state\n"  // each machine its own disk
                "database = " + database + "\n"
+               "secret_file = " + dir.path() + "/reply.secret\n"
                "admin_listen = 127.0.0.1:" + std::to_string(free_port()) + "\n"
                "locale = pt_BR\n"
                "[smtp]\n"
@@ -75,6 +100,7 @@ TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one ope
                "user = support\n"
                "password_file = " + dir.path() + "/suporte.pass\n"
                "poll_seconds = 1\n"
+               "idle = false\n"  // the test drops files into the Maildir, which does not wake IDLE
                "[agent.maria]\n"
                "email = maria@atendd.test\n"
                "name = Maria Souza\n"
@@ -112,39 +138,94 @@ TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one ope
   REQUIRE((first_holder == a->pid() || first_holder == b->pid()));
   auto& holder = first_holder == a->pid() ? a : b;
   auto& other = first_holder == a->pid() ? b : a;
-
-  // First half: polled by the lease holder; the opening mails go out from either instance.
-  std::vector<std::string> first_half, second_half;
-  for (int i = 1; i <= 25; ++i) first_half.push_back(message(i));
-  for (int i = 26; i <= 50; ++i) second_half.push_back(message(i));
   const auto started = std::chrono::steady_clock::now();
-  dovecot.add_unseen_many("support", first_half);
-  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM tickets") == 25; }, 60));
-  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM outbox WHERE state <> 'sent'") == 0; }, 60));
-  const double first_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  WARN("25 messages ingested and answered by two instances in " << first_seconds << " s");
-  CHECK(holder_pid() == first_holder);  // renewed all along
 
-  // The holder dies without a word; the other takes the mailbox over once the lease ran out.
-  holder->kill();
-  const auto killed = std::chrono::steady_clock::now();
-  dovecot.add_unseen_many("support", second_half);
+  // Phase 1, while they run: 200 openings in four deliveries.
+  for (int chunk = 0; chunk < 4; ++chunk) {
+    std::vector<std::string> raws;
+    for (int i = chunk * 50 + 1; i <= chunk * 50 + 50; ++i) raws.push_back(opening(i));
+    dovecot.add_unseen_many("support", raws);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // The protocols of the first 100 customers' tickets, for replies by subject tag.
+  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM journal") >= 120; }, 120));
+  std::map<int, std::string> protocols;
+  {
+    std::istringstream rows(pg.sql("SELECT string_agg(c.address || '=' || t.protocol, ',') FROM tickets t "
+                                   "JOIN contacts c ON c.id = t.contact_id",
+                                   db));
+    std::string row;
+    while (std::getline(rows, row, ',')) {
+      const auto at = row.find('@'), eq = row.find('=');
+      if (row.rfind("cliente", 0) == 0 && at != std::string::npos && eq != std::string::npos)
+        protocols[std::stoi(row.substr(7, at - 7))] = row.substr(eq + 1);
+    }
+  }
+  // Phase 2: openings 201..350 interleaved with the 150 replies, in six deliveries; the holder is
+  // killed in the middle of taking them in.
+  std::vector<std::string> second;
+  for (int k = 1; k <= kReplies; ++k) {
+    second.push_back(opening(200 + k));
+    second.push_back(reply(k, k <= 100 && protocols.count(k) ? protocols[k] : ""));
+  }
+  int by_tag = 0;
+  for (int k = 1; k <= 100; ++k) by_tag += protocols.count(k) ? 1 : 0;
+  bool killed = false;
+  std::chrono::steady_clock::time_point killed_at;
+  int journal_at_kill = 0, locks_at_kill = 0;
+  for (int chunk = 0; chunk < 6; ++chunk) {
+    dovecot.add_unseen_many("support", std::vector<std::string>(second.begin() + chunk * 50, second.begin() + chunk * 50 + 50));
+    if (chunk == 2) {
+      // The holder dies without a word in the middle of a batch: while its transaction holds the
+      // per-message locks (Store::lock_message) of messages it has not committed.
+      REQUIRE(wait_until([&] { return count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'") > 0; }, 120));
+      locks_at_kill = count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'");
+      journal_at_kill = count("SELECT count(*) FROM journal");
+      holder->kill();
+      killed = true;
+      killed_at = std::chrono::steady_clock::now();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  REQUIRE(killed);
   REQUIRE(wait_until([&] { return holder_pid() == other->pid(); }, kLeaseSeconds + 10));
-  const double takeover = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
-  WARN("mailbox taken over " << takeover << " s after the kill");
+  const double takeover = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
   CHECK(takeover <= kLeaseSeconds + 3);
-  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM tickets") == 50; }, 60));
-  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM outbox WHERE state <> 'sent'") == 0; }, 60));
-  const auto mails = sink.wait_for(50, 30);
+  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM journal") == kNew + kReplies; }, 240));
+  REQUIRE(wait_until([&] { return count("SELECT count(*) FROM outbox WHERE state <> 'sent'") == 0; }, 120));
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  WARN("500 messages in " << total << " s; holder killed at journal " << journal_at_kill << " of 500 with " << locks_at_kill
+                          << " messages of its batch in hand; mailbox taken over "
+                          << takeover << " s after the kill; " << by_tag << " replies by subject tag");
+  sink.wait_for(kNew, 30);
   std::this_thread::sleep_for(std::chrono::seconds(2));  // anything sent twice would show up now
   CHECK(other->stop() == 0);
 
-  CHECK(count("SELECT count(*) FROM tickets") == 50);
-  CHECK(count("SELECT count(DISTINCT protocol) FROM tickets") == 50);
-  CHECK(count("SELECT count(*) FROM journal WHERE outcome = 'ticket_created'") == 50);
-  CHECK(count("SELECT count(*) FROM outbox") == 50);
+  // Exactly once, in the journal and in the tickets.
+  CHECK(journal_at_kill < kNew + kReplies);
+  CHECK(locks_at_kill > 0);
+  CHECK(count("SELECT count(*) FROM journal") == kNew + kReplies);
+  CHECK(count("SELECT count(DISTINCT uid) FROM journal") == kNew + kReplies);
+  CHECK(count("SELECT count(*) FROM journal WHERE outcome = 'ticket_created'") == kNew);
+  CHECK(count("SELECT count(*) FROM journal WHERE outcome = 'appended'") == kReplies);
+  CHECK(count("SELECT count(*) FROM tickets") == kNew);
+  CHECK(count("SELECT count(DISTINCT protocol) FROM tickets") == kNew);
+  CHECK(count("SELECT count(*) FROM articles WHERE kind = 'customer_message'") == kNew + kReplies);
+  CHECK(count("SELECT count(DISTINCT message_id) FROM articles WHERE kind = 'customer_message'") == kNew + kReplies);
+  // Every reply sits in the ticket of its customer's first message.
+  CHECK(count("SELECT count(*) FROM articles r JOIN articles p ON p.ticket_id = r.ticket_id "
+              "AND p.message_id = replace(r.message_id, 'resposta-', 'pedido-') WHERE r.message_id LIKE 'resposta-%'") ==
+        kReplies);
+  // Raw messages are in the database, not on either instance's disk.
+  CHECK(count("SELECT count(*) FROM blobs") >= kNew + kReplies);
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/a-state/blobs"));
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/b-state/blobs"));
+
+  // One opening mail per new ticket, queued once and received once.
+  CHECK(count("SELECT count(*) FROM outbox WHERE template_name = 'opening'") == kNew);
+  CHECK(count("SELECT count(*) FROM outbox") == kNew);
   const auto received = sink.mails();
-  CHECK(received.size() == 50);
+  CHECK(received.size() == static_cast<size_t>(kNew));
   std::map<std::string, int> per_customer;
   std::set<std::string> message_ids;
   for (const auto& m : received) {
@@ -152,12 +233,47 @@ TEST_CASE("two daemons on one PostgreSQL share a mailbox: one ticket and one ope
     for (const auto& rcpt : m.rcpt_tos) ++per_customer[rcpt];
   }
   CHECK(message_ids.size() == received.size());
-  CHECK(per_customer.size() == 50);
-  for (const auto& [rcpt, n] : per_customer) {
-    INFO(rcpt);
-    CHECK(n == 1);
-  }
+  CHECK(per_customer.size() == static_cast<size_t>(kNew));
+  int twice = 0;
+  for (const auto& [rcpt, n] : per_customer) twice += n != 1 ? 1 : 0;
+  CHECK(twice == 0);
   const auto stored = dovecot.list("support");
-  CHECK(stored.size() == 50);
-  for (const auto& s : stored) CHECK(s.seen());
+  CHECK(stored.size() == static_cast<size_t>(kNew + kReplies));
+  int unseen = 0;
+  for (const auto& s : stored) unseen += s.seen() ? 0 : 1;
+  CHECK(unseen == 0);
+}
+
+TEST_CASE("two daemons on one PostgreSQL read one Telegram bot through one getUpdates at a time", "[multi_instance][postgresql][telegram][daemon]") {
+  auto& pg = Postgres::instance();
+  const std::string db = pg.create_database();
+  FakeTelegram telegram;
+  TempDir dir;
+  write_file(dir.path() + "/db.pass", Postgres::password() + "\n");
+  write_file(dir.path() + "/reply.secret", "one key for every instance\n");
+  const std::string channel = telegram_channel(telegram.port, dir.path());
+  auto config = [&](const std::string& name) {
+    const std::string path = dir.path() + "/" + name + ".ini";
+    write_file(path, "[server]\naddress = suporte@atendd.test\nstate_dir = " + dir.path() + "/" + name +
+                         "-state\ndatabase = postgresql://" + Postgres::user() + "@127.0.0.1:" +
+                         std::to_string(pg.port()) + "/" + db + "?password_file=" + dir.path() +
+                         "/db.pass\nsecret_file = " + dir.path() + "/reply.secret\nadmin_listen = 127.0.0.1:" +
+                         std::to_string(free_port()) + "\n[smtp]\nport = " + std::to_string(free_port()) +
+                         "\n[agent.maria]\nemail = maria@atendd.test\n[type.geral]\nname = Geral\n" + channel);
+    return path;
+  };
+  DaemonProcess a({"--config", config("a")});
+  DaemonProcess b({"--config", config("b")});
+  REQUIRE(telegram.wait([&] { return telegram.offsets.size() >= 6; }, 60));  // both running a while
+  telegram.add(100, 9, "Oi");
+  telegram.add(101, 10, "Tudo bem?");
+  REQUIRE(telegram.wait([&] { return !telegram.offsets.empty() && telegram.offsets.back() == 102; }, 30));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  CHECK(a.stop() == 0);
+  CHECK(b.stop() == 0);
+  std::lock_guard<std::mutex> lock(telegram.mutex);
+  CHECK(telegram.max_in_flight == 1);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM tickets", db)) == 1);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM articles WHERE kind = 'customer_message'", db)) == 2);
+  CHECK(std::stoi(pg.sql("SELECT count(*) FROM journal", db)) == 2);
 }

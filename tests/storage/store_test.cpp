@@ -368,6 +368,7 @@ TEST_CASE("a message delivered twice at once to two instances creates one ticket
   auto deliver = [&backend](const std::string& message_id, const std::string& sha, std::atomic<int>& created) {
     auto store = backend.open(20000);
     StoreTransaction tx(*store);
+    store->lock_message(sha);  // as the pipeline does before its journal look-ups
     if (store->journal_by_content(message_id, sha)) {
       tx.commit();
       return;
@@ -422,20 +423,91 @@ TEST_CASE("a message id is queued once: the outbox refuses a duplicate", "[store
   CHECK(store->outbox_in_state(OutboxState::Pending, 10).size() == 2);
 }
 
-TEST_CASE("a second writer waiting on a locked database gets a Busy error", "[store]") {
+TEST_CASE("a second writer waiting on a locked ticket gets a Busy error", "[store]") {
   EACH_BACKEND();
   auto holder = backend.open();
   auto waiter = backend.open(100);
+  const Ticket t = sample_ticket(*holder, "20261124000001");
   holder->begin();
+  REQUIRE(holder->ticket(t.id));  // SQLite: the whole database is the writer's; PostgreSQL: the ticket's row
   try {
     waiter->begin();
+    waiter->ticket(t.id);
     FAIL("the lock was not seen");
   } catch (const StoreError& e) {
     CHECK(e.kind() == StoreError::Kind::Busy);
   }
+  waiter->rollback();
   holder->rollback();
   waiter->begin();  // free again
+  CHECK(waiter->ticket(t.id));
   waiter->rollback();
+}
+
+TEST_CASE("on PostgreSQL two transactions write side by side and neither waits for the other", "[store][postgresql][concurrency]") {
+  Backend backend("postgresql");
+  auto a = backend.open(200);
+  auto b = backend.open(200);
+  a->find_or_add_contact("ana@example.com", "Ana");  // the one row both would otherwise add at once
+  a->begin();
+  const Ticket first = sample_ticket(*a, "20261124000001");
+  a->add_history(HistoryEntry{0, first.id, 1, "system", "created", "", "new", ""});
+  // A is still open; B writes a ticket of its own, its history and journal, and commits first.
+  b->begin();
+  const Ticket second = sample_ticket(*b, "20261124000002");
+  JournalEntry e;
+  e.source = "imap";
+  e.mailbox = "suporte";
+  e.uidvalidity = 1;
+  e.uid = 7;
+  e.content_sha256 = "b";
+  e.outcome = "ticket_created";
+  e.ticket_id = second.id;
+  b->lock_message("b");
+  b->add_journal(e);
+  b->commit();
+  a->commit();
+  auto reader = backend.open();
+  CHECK(reader->tickets(std::nullopt, 10).size() == 2);
+}
+
+TEST_CASE("on PostgreSQL a ticket read inside a transaction is held until commit so no update is lost", "[store][postgresql][concurrency]") {
+  Backend backend("postgresql");
+  auto setup = backend.open();
+  const Ticket t = sample_ticket(*setup, "20261124000001");
+  // Each worker adds one to times_reopened by read-modify-write, as the engine changes tickets.
+  auto bump = [&backend, id = t.id] {
+    auto store = backend.open(20000);
+    for (int i = 0; i < 20; ++i) {
+      StoreTransaction tx(*store);
+      Ticket mine = *store->ticket(id);
+      mine.times_reopened += 1;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));  // widen the window
+      store->update_ticket(mine);
+      tx.commit();
+    }
+  };
+  std::thread one(bump), two(bump);
+  one.join();
+  two.join();
+  CHECK(setup->ticket(t.id)->times_reopened == 40);
+}
+
+TEST_CASE("protocol numbers on PostgreSQL never wait for an open transaction that took one", "[store][postgresql]") {
+  Backend backend("postgresql");
+  auto a = backend.open(200);
+  auto b = backend.open(200);
+  CHECK(a->next_sequence("protocol:20261124") == 1);  // the scope's first use fixes its base
+  a->begin();
+  const auto second = a->next_sequence("protocol:20261124");
+  // A has not committed: B still gets the next number at once (200 ms lock timeout), and a new
+  // scope starts at 1.
+  const auto third = b->next_sequence("protocol:20261124");
+  CHECK(b->next_sequence("protocol:20261125") == 1);
+  a->rollback();  // a gap, never a duplicate
+  CHECK(second == 2);
+  CHECK(third == 3);
+  CHECK(a->next_sequence("protocol:20261124") > third);
 }
 
 TEST_CASE("blobs are stored by content and cannot be read outside the blob folder", "[store][blobs]") {
@@ -447,6 +519,87 @@ TEST_CASE("blobs are stored by content and cannot be read outside the blob folde
   CHECK(blobs.get(digest) == std::optional<std::string>("hello"));
   CHECK_FALSE(blobs.get("../../etc/passwd"));
   CHECK(std::filesystem::exists(blobs.path_of(digest)));
+}
+
+TEST_CASE("blobs in files and in the database: a batch is visible only once committed and whole bytes come back", "[store][blobs]") {
+  const std::string where = GENERATE(as<std::string>{}, "files", "database");
+  INFO("blobs in " << where);
+  TempDir dir;
+  Backend backend("postgresql");
+  auto store = backend.open();
+  auto reader = backend.open();  // another instance's connection
+  auto blobs = where == "files" ? std::make_unique<BlobStore>(dir.path()) : std::make_unique<BlobStore>(*store);
+  auto elsewhere = where == "files" ? std::make_unique<BlobStore>(dir.path()) : std::make_unique<BlobStore>(*reader);
+  CHECK(blobs->in_database() == (where == "database"));
+  const std::string binary("raw\0\r\n\xff\xfe bytes", 14);
+  std::string big(3u << 20, 'x');
+  for (size_t i = 0; i < big.size(); i += 4099) big[i] = static_cast<char>(i % 251);
+  std::string d1, d2;
+  {
+    BlobBatch batch(*blobs);
+    d1 = batch.put(binary);
+    d2 = batch.put(big);
+    CHECK(batch.put(binary) == d1);
+    CHECK_FALSE(elsewhere->get(d1));  // not yet committed
+  }
+  CHECK_FALSE(elsewhere->get(d1));  // dropped without commit: nothing stays
+  {
+    BlobBatch batch(*blobs);
+    batch.put(binary);
+    batch.put(big);
+    batch.commit();
+  }
+  CHECK(elsewhere->get(d1) == std::optional<std::string>(binary));
+  CHECK(elsewhere->get(d2) == std::optional<std::string>(big));
+  CHECK(blobs->put(binary) == d1);  // again: harmless
+  CHECK(d1 == sha256_hex(binary));
+  CHECK_FALSE(elsewhere->get(std::string(64, '0')));
+  CHECK_FALSE(elsewhere->get("../../etc/passwd"));
+  if (where == "database") {
+    CHECK(blobs->path_of(d1).empty());
+    CHECK_FALSE(std::filesystem::exists(dir.path() + "/blobs"));
+  }
+}
+
+TEST_CASE("contacts linked as one person share their identities and their open tickets", "[store][contacts]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  const Contact mail = store->find_or_add_contact("ana@example.com", "Ana");
+  const Contact phone = store->find_or_add_contact("5511999990000@wa.channel.invalid", "Ana Lima");
+  const Contact chat = store->find_or_add_contact("4242@tg.channel.invalid", "Ana");
+  const Contact other = store->find_or_add_contact("bia@example.com", "Bia");
+  CHECK(store->identities(mail.id).size() == 1);
+  CHECK_FALSE(store->open_ticket_of_person(phone.id));
+
+  Ticket t;
+  t.protocol = "20261124000001";
+  t.type_id = "geral";
+  t.contact_id = mail.id;
+  t.reply_token = "tok1";
+  t.mailbox = "suporte";
+  t.opened_at = 1000;
+  t.id = store->add_ticket(t);
+
+  CHECK(store->link_contacts(phone.id, chat.id));  // two messaging identities first
+  CHECK(store->link_contacts(mail.id, phone.id));  // then the e-mail: all three are one person
+  CHECK_FALSE(store->link_contacts(mail.id, 999999));
+  CHECK(store->link_contacts(chat.id, mail.id));  // already one person: nothing changes
+  const auto ids = store->identities(chat.id);
+  REQUIRE(ids.size() == 3);
+  CHECK(ids[0].id == mail.id);  // the person's first contact first
+  std::set<std::int64_t> got;
+  for (const auto& c : ids) got.insert(c.id);
+  CHECK(got == std::set<std::int64_t>{mail.id, phone.id, chat.id});
+  CHECK(store->identities(other.id).size() == 1);
+  CHECK(store->identities(424242).empty());
+
+  auto open = store->open_ticket_of_person(chat.id);
+  REQUIRE(open);
+  CHECK(open->id == t.id);
+  CHECK_FALSE(store->open_ticket_of_person(other.id));
+  t.status = TicketStatus::Closed;
+  store->update_ticket(t);
+  CHECK_FALSE(store->open_ticket_of_person(chat.id));
 }
 
 TEST_CASE("threading look-ups find tickets by article Message-ID and outgoing Message-ID and reply token", "[store]") {
