@@ -5,6 +5,8 @@
 //   atendd deliver --mailbox NAME < message     one message from an MTA pipe (exit 0/65/75)
 //   atendd parse --json FILE                    the parser's reading of a message (DESIGN.md)
 //   atendd ticket list [--status S] | ticket show PROTOCOL
+//   atendd import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]   old mail into tickets, nothing sent
+//   atendd agent forward-address NAME           where agent NAME forwards customers' mail to open tickets
 //   atendd --version | --help
 #include <signal.h>
 #include <sys/stat.h>
@@ -44,6 +46,8 @@
 #include "daemon/config/config.h"
 #include "daemon/runtime.h"
 #include "daemon/service.h"
+#include "daemon/pipeline/forward_to_open.h"
+#include "daemon/sources/archive_import.h"
 #include "daemon/sources/deliver_command.h"
 #include "parsers/json_output.h"
 #include "parsers/mime_reader.h"
@@ -145,6 +149,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     options.addOption(Option("json", "j", "parse: print JSON (the only format)"));
     options.addOption(Option("status", "s", "ticket list: only tickets in this status").argument("STATUS"));
     options.addOption(Option("limit", "n", "ticket list: at most this many (default 100)").argument("N"));
+    options.addOption(Option("since", "", "import: only messages dated on or after DATE (YYYY-MM-DD)").argument("DATE"));
   }
 
   void handleOption(const std::string& name, const std::string& value) override {
@@ -157,6 +162,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     else if (name == "json") json_ = true;
     else if (name == "status") status_ = value;
     else if (name == "limit") limit_ = value;
+    else if (name == "since") since_ = value;
     if (name == "help" || name == "version") stopOptionsProcessing();
   }
 
@@ -198,6 +204,8 @@ class AtenddApp : public Poco::Util::ServerApplication {
         return run_deliver(config_, mailbox_, std::cin, std::cout, log);
       }
       if (command == "ticket") return ticket_command(args, log);
+      if (command == "import") return import_archive(args, log);
+      if (command == "agent") return agent_command(args);
       if (!command.empty()) return usage("unknown command '" + command + "'");
       return run_daemon(path, log);
     } catch (const std::exception& e) {
@@ -225,6 +233,9 @@ class AtenddApp : public Poco::Util::ServerApplication {
         "  parse --json FILE         print the parsed message as JSON (exit 2 if unreadable)\n"
         "  ticket list [--status S]  list tickets\n"
         "  ticket show PROTOCOL      show a ticket with articles, history and mails\n"
+        "  import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]\n"
+        "                            build tickets from old mail; sends nothing; run again to resume\n"
+        "  agent forward-address NAME  the address agent NAME forwards customers' mail to\n"
         "Options:");
     help.setHeader("atendd — e-mail ticket gateway");
     help.format(std::cout);
@@ -275,6 +286,31 @@ class AtenddApp : public Poco::Util::ServerApplication {
       return EXIT_OK;
     }
     return usage("ticket list [--status S] | ticket show PROTOCOL");
+  }
+
+  int import_archive(const std::vector<std::string>& args, Poco::Logger& log) {
+    if (mailbox_.empty() || args.size() != 2) return usage("import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]");
+    ImportOptions options;
+    options.mailbox = mailbox_;
+    options.path = args[1];
+    if (!since_.empty()) {
+      options.since = parse_since(since_);
+      if (!options.since) return usage("--since needs a date (YYYY-MM-DD)");
+    }
+    return import_command(config_, options, std::cout, std::cerr, log);
+  }
+
+  int agent_command(const std::vector<std::string>& args) {
+    if (args.size() != 3 || args[1] != "forward-address") return usage("agent forward-address NAME");
+    const AgentConfig* agent = config_.agent(args[2]);
+    if (!agent) return usage("no [agent." + args[2] + "] in " + config_.source_file);
+    const std::string address = agent_forward_address(config_.server, *agent);
+    if (address.empty()) {
+      std::cerr << "atendd: forwarding addresses need [server] secret_file and a reply_address with {token}\n";
+      return EXIT_CONFIG;
+    }
+    std::cout << address << "\n";
+    return EXIT_OK;
   }
 
   // --- signals, reload, stop, sd_notify and the watchdog (systemd issue) ----------------------
@@ -503,6 +539,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
   std::string mailbox_;
   std::string status_;
   std::string limit_;
+  std::string since_;
   Config config_;
 };
 

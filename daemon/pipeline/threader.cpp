@@ -82,7 +82,7 @@ bool Threader::authenticated_by_mta(const ParsedMessage& message) const {
   return serv == id && v.find("dmarc=pass") != std::string::npos;
 }
 
-ThreadResult Threader::find(const ParsedMessage& message) const {
+ThreadResult Threader::find(const ParsedMessage& message, bool archived) const {
   ThreadResult result;
   const std::string from = lower(message.from.address);
   const std::string token = token_in(message);
@@ -97,7 +97,7 @@ ThreadResult Threader::find(const ParsedMessage& message) const {
     const bool has_token = !token.empty() && token == ticket.reply_token;
     ThreadMatch match{ticket, by, SenderRole::Contact, nullptr};
     const AgentConfig* agent = config_.agent_by_email(from);
-    if (agent && (has_token || authenticated_by_mta(message))) {
+    if (agent && (has_token || archived || authenticated_by_mta(message))) {
       match.role = SenderRole::Agent;
       match.agent = agent;
       result.match = match;

@@ -34,7 +34,9 @@ struct ThreadResult {
 class Threader {
  public:
   Threader(Store& store, const Config& config);
-  ThreadResult find(const ParsedMessage& message) const;
+  // `archived`: the message comes from an archive import (daemon/sources/archive_import.h),
+  // where a configured agent's address is proof enough: old mail cannot carry our tokens.
+  ThreadResult find(const ParsedMessage& message, bool archived = false) const;
 
   // The reply token of our reply address found among the message's recipients, or "".
   std::string token_in(const ParsedMessage& message) const;
