@@ -282,15 +282,6 @@ bool digits(std::string_view s) {
   return true;
 }
 
-std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
-}
-
 // "+0300", "-03:00", "GMT-3", "UTC+01:00", "(GMT-03:00)", "GMT", "UTC", "BRT": seconds east of UTC.
 std::optional<int> zone_of(std::string word) {
   word = lower(word);
@@ -346,7 +337,6 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
     if (l == "am" || l == "a.m") { am = true; continue; }
     if (l == "pm" || l == "p.m") { pm = true; continue; }
     if (hour < 0 && l.find(':') != std::string::npos && std::isdigit(static_cast<unsigned char>(l[0]))) {
-      std::size_t p = 0;
       const std::size_t c1 = l.find(':');
       const std::size_t c2 = l.find(':', c1 + 1);
       if (!digits(l.substr(0, c1)) || !digits(l.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1)))
@@ -354,7 +344,6 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
       hour = std::stoi(l.substr(0, c1));
       minute = std::stoi(l.substr(c1 + 1, 2));
       if (c2 != std::string::npos && digits(l.substr(c2 + 1, 2))) second = std::stoi(l.substr(c2 + 1, 2));
-      (void)p;
       continue;
     }
     if (l.find('/') != std::string::npos || (l.size() == 10 && l[4] == '-' && l[7] == '-')) {

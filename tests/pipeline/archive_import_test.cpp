@@ -61,14 +61,14 @@ std::vector<Ticket> all_tickets(Store& store) {
 
 TEST_CASE("an mbox is split at From lines with its From quoting undone and its separators dropped", "[import]") {
   const std::string mbox =
-      "From a@b Mon Jan  1 00:00:00 2025\nSubject: one\n\nline\n>From here it is quoted\n>>From twice\n\n"
-      "From ignored because the line above is not blank\n\n"
+      "From a@b Mon Jan  1 00:00:00 2025\nSubject: one\n\nline\n>From here it is quoted\n>>From twice\n"
+      "From kept: the line above is not blank\n\n"
       "From c@d Mon Jan  1 00:00:01 2025\r\nSubject: two\r\n\r\nbody\r\n\r\n"
       "From e@f Mon Jan  1 00:00:02 2025\nSubject: three\n\nlast, no blank line after\n";
   const auto messages = split_mbox(mbox);
   REQUIRE(messages.size() == 3);
   CHECK(messages[0] ==
-        "Subject: one\n\nline\nFrom here it is quoted\n>From twice\n\nFrom ignored because the line above is not blank\n");
+        "Subject: one\n\nline\nFrom here it is quoted\n>From twice\nFrom kept: the line above is not blank\n");
   CHECK(messages[1] == "Subject: two\r\n\r\nbody\r\n");
   CHECK(messages[2] == "Subject: three\n\nlast, no blank line after\n");
   CHECK(split_mbox("").empty());
