@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -182,4 +183,29 @@ TEST_CASE("atendd import refuses what is neither an mbox nor a Maildir and a bad
                                       "last week", desk.dir.path() + "/notes.txt"});
   CHECK(since.exit_code != 0);
   CHECK(since.err.find("--since") != std::string::npos);
+}
+
+TEST_CASE("on a terminal atendd import shows a progress line with count rate and time left", "[import]") {
+  if (std::system("command -v script >/dev/null 2>&1") != 0) {
+    WARN("script(1) not found: test skipped");
+    return;
+  }
+  TempDir sink_dir;
+  SmtpSink sink(sink_dir.path());
+  Desk desk(sink.port());
+  const ConversationArchive archive = make_conversation_archive(120);
+  const std::string mbox = desk.dir.path() + "/suporte.mbox";
+  write_file(mbox, to_mbox(archive.messages));
+  // script(1) gives the command a pseudo-terminal for standard output and error.
+  const std::string typescript = desk.dir.path() + "/typescript";
+  const std::string command = std::string(ATENDD_BINARY) + " --config " + desk.config_path +
+                              " import --mailbox suporte " + mbox;
+  const int status = std::system(("script -qec '" + command + "' " + typescript + " >/dev/null 2>&1").c_str());
+  CHECK(status == 0);
+  const std::string screen = read_file(typescript);
+  INFO(screen);
+  CHECK(screen.find("\rimport: 120 / 120 messages (100%)") != std::string::npos);
+  CHECK(screen.find("msg/s") != std::string::npos);
+  CHECK(screen.find(" left") != std::string::npos);
+  CHECK(screen.find("120 messages: " + std::to_string(archive.conversations) + " tickets created") != std::string::npos);
 }
