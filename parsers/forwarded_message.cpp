@@ -282,6 +282,15 @@ bool digits(std::string_view s) {
   return true;
 }
 
+// The value of one to six digits; 999999 (outside every range checked) for anything else, so a
+// giant number in a forwarded header never throws.
+int number(std::string_view s) {
+  if (s.empty() || s.size() > 6 || !digits(s)) return 999999;
+  int n = 0;
+  for (char c : s) n = n * 10 + (c - '0');
+  return n;
+}
+
 // "+0300", "-03:00", "GMT-3", "UTC+01:00", "(GMT-03:00)", "GMT", "UTC", "BRT": seconds east of UTC.
 std::optional<int> zone_of(std::string word) {
   word = lower(word);
@@ -297,13 +306,13 @@ std::optional<int> zone_of(std::string word) {
   int hours = 0, minutes = 0;
   if (const std::size_t colon = rest.find(':'); colon != std::string::npos) {
     if (!digits(rest.substr(0, colon)) || !digits(rest.substr(colon + 1))) return std::nullopt;
-    hours = std::stoi(rest.substr(0, colon));
-    minutes = std::stoi(rest.substr(colon + 1));
+    hours = number(rest.substr(0, colon));
+    minutes = number(rest.substr(colon + 1));
   } else if (digits(rest) && rest.size() <= 2) {
-    hours = std::stoi(rest);
+    hours = number(rest);
   } else if (digits(rest) && rest.size() == 4) {
-    hours = std::stoi(rest.substr(0, 2));
-    minutes = std::stoi(rest.substr(2));
+    hours = number(rest.substr(0, 2));
+    minutes = number(rest.substr(2));
   } else {
     return std::nullopt;
   }
@@ -341,9 +350,9 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
       const std::size_t c2 = l.find(':', c1 + 1);
       if (!digits(l.substr(0, c1)) || !digits(l.substr(c1 + 1, c2 == std::string::npos ? std::string::npos : c2 - c1 - 1)))
         continue;
-      hour = std::stoi(l.substr(0, c1));
-      minute = std::stoi(l.substr(c1 + 1, 2));
-      if (c2 != std::string::npos && digits(l.substr(c2 + 1, 2))) second = std::stoi(l.substr(c2 + 1, 2));
+      hour = number(l.substr(0, c1));
+      minute = number(l.substr(c1 + 1, 2));
+      if (c2 != std::string::npos && digits(l.substr(c2 + 1, 2))) second = number(l.substr(c2 + 1, 2));
       continue;
     }
     if (l.find('/') != std::string::npos || (l.size() == 10 && l[4] == '-' && l[7] == '-')) {
@@ -358,11 +367,11 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
       }
       if (parts.size() == 3 && digits(parts[0]) && digits(parts[1]) && digits(parts[2])) {
         if (parts[0].size() == 4) {
-          year = std::stoi(parts[0]), month = std::stoi(parts[1]), day = std::stoi(parts[2]);
+          year = number(parts[0]), month = number(parts[1]), day = number(parts[2]);
         } else if (day_first) {
-          day = std::stoi(parts[0]), month = std::stoi(parts[1]), year = std::stoi(parts[2]);
+          day = number(parts[0]), month = number(parts[1]), year = number(parts[2]);
         } else {
-          month = std::stoi(parts[0]), day = std::stoi(parts[1]), year = std::stoi(parts[2]);
+          month = number(parts[0]), day = number(parts[1]), year = number(parts[2]);
         }
         if (year < 100) year += 2000;
       }
@@ -370,8 +379,8 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
     }
     if (auto z = zone_of(l)) { zone = z; continue; }
     if (digits(l)) {
-      if (l.size() == 4 && year == 0) year = std::stoi(l);
-      else if (l.size() <= 2 && day == 0) day = std::stoi(l);
+      if (l.size() == 4 && year == 0) year = number(l);
+      else if (l.size() <= 2 && day == 0) day = number(l);
       continue;
     }
     if (month == 0 && std::isalpha(static_cast<unsigned char>(l[0])))

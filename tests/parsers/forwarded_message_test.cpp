@@ -180,3 +180,18 @@ TEST_CASE("forward and reply prefixes are told apart in en pt-BR and de", "[forw
   CHECK_FALSE(is_forward_subject("Encontro amanhã"));
   CHECK_FALSE(is_forward_subject("Ticket 1234: forward this"));
 }
+
+TEST_CASE("giant numbers and junk in a forwarded header block never throw", "[forward]") {
+  ParsedMessage m;
+  m.subject = "Fwd: x";
+  m.headers.push_back({"Date", "Tue, 24 Nov 2026 09:00:00 +99999999999999:00"});
+  for (const std::string& date : std::vector<std::string>{"99999999999999999999:15 Nov 2026", "1/2/99999999999999999999", "Nov 23 2026 GMT+99999999999:00",
+                                 "23 Nov 2026 10:99999999999999", ":::: // -- ++", std::string(5000, '9')}) {
+    INFO(date);
+    m.text = "---------- Forwarded message ---------\nFrom: Ana <ana@cliente.com.br>\nDate: " + date + "\nSubject: x\n\nbody\n";
+    std::optional<ForwardedMessage> f;
+    REQUIRE_NOTHROW(f = find_forwarded_message(m));
+    REQUIRE(f);
+    CHECK(f->from.address == "ana@cliente.com.br");
+  }
+}
