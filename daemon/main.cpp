@@ -7,6 +7,8 @@
 //   atendd ticket list [--status S] | ticket show PROTOCOL [--why [--json]]
 //   atendd quarantine list | show ID | retry ID|--all | drop ID --reason TEXT   [--json]
 //   atendd route --explain FILE [--mailbox NAME] [--json]
+//   atendd import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]   old mail into tickets, nothing sent
+//   atendd agent forward-address NAME           where agent NAME forwards customers' mail to open tickets
 //   atendd --version | --help
 #include <signal.h>
 #include <sys/stat.h>
@@ -48,6 +50,8 @@
 #include "daemon/config/config.h"
 #include "daemon/runtime.h"
 #include "daemon/service.h"
+#include "daemon/pipeline/forward_to_open.h"
+#include "daemon/sources/archive_import.h"
 #include "daemon/sources/deliver_command.h"
 #include "parsers/json_output.h"
 #include "parsers/mime_reader.h"
@@ -153,6 +157,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     options.addOption(Option("reason", "", "quarantine drop: why (kept in the journal)").argument("TEXT"));
     options.addOption(Option("why", "", "ticket show: why the ticket is here and why it is its responsible's"));
     options.addOption(Option("explain", "", "route: explain what the pipeline would decide for FILE"));
+    options.addOption(Option("since", "", "import: only messages dated on or after DATE (YYYY-MM-DD)").argument("DATE"));
   }
 
   void handleOption(const std::string& name, const std::string& value) override {
@@ -169,6 +174,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
     else if (name == "reason") reason_ = value;
     else if (name == "why") why_ = true;
     else if (name == "explain") explain_ = true;
+    else if (name == "since") since_ = value;
     if (name == "help" || name == "version") stopOptionsProcessing();
   }
 
@@ -215,6 +221,8 @@ class AtenddApp : public Poco::Util::ServerApplication {
         if (!explain_ || args.size() != 2) return usage("route --explain FILE [--mailbox NAME] [--json]");
         return run_route_explain(config_, args[1], operator_options(), std::cout, std::cerr, log);
       }
+      if (command == "import") return import_archive(args, log);
+      if (command == "agent") return agent_command(args);
       if (!command.empty()) return usage("unknown command '" + command + "'");
       return run_daemon(path, log);
     } catch (const std::exception& e) {
@@ -248,6 +256,9 @@ class AtenddApp : public Poco::Util::ServerApplication {
         "  quarantine drop ID --reason TEXT  give one up (kept in the journal as dropped)\n"
         "  route --explain FILE [--mailbox NAME] [--json]  what the pipeline would decide, and\n"
         "                            why, without writing or sending anything\n"
+        "  import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]\n"
+        "                            build tickets from old mail; sends nothing; run again to resume\n"
+        "  agent forward-address NAME  the address agent NAME forwards customers' mail to\n"
         "Options:");
     help.setHeader("atendd — e-mail ticket gateway");
     help.format(std::cout);
@@ -323,6 +334,31 @@ class AtenddApp : public Poco::Util::ServerApplication {
     if (const char* user = std::getenv("SUDO_USER"); user && *user) o.actor = std::string("cli:") + user;
     else if (const char* login = std::getenv("USER"); login && *login) o.actor = std::string("cli:") + login;
     return o;
+  }
+
+  int import_archive(const std::vector<std::string>& args, Poco::Logger& log) {
+    if (mailbox_.empty() || args.size() != 2) return usage("import --mailbox NAME FILE.mbox|MAILDIR [--since DATE]");
+    ImportOptions options;
+    options.mailbox = mailbox_;
+    options.path = args[1];
+    if (!since_.empty()) {
+      options.since = parse_since(since_);
+      if (!options.since) return usage("--since needs a date (YYYY-MM-DD)");
+    }
+    return import_command(config_, options, std::cout, std::cerr, log);
+  }
+
+  int agent_command(const std::vector<std::string>& args) {
+    if (args.size() != 3 || args[1] != "forward-address") return usage("agent forward-address NAME");
+    const AgentConfig* agent = config_.agent(args[2]);
+    if (!agent) return usage("no [agent." + args[2] + "] in " + config_.source_file);
+    const std::string address = agent_forward_address(config_.server, *agent);
+    if (address.empty()) {
+      std::cerr << "atendd: forwarding addresses need [server] secret_file and a reply_address with {token}\n";
+      return EXIT_CONFIG;
+    }
+    std::cout << address << "\n";
+    return EXIT_OK;
   }
 
   // --- signals, reload, stop, sd_notify and the watchdog (systemd issue) ----------------------
@@ -555,6 +591,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
   std::string reason_;
   bool why_ = false;
   bool explain_ = false;
+  std::string since_;
   Config config_;
 };
 

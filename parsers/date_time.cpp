@@ -11,8 +11,6 @@
 #include <vector>
 
 namespace atendd {
-namespace {
-
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
   const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -21,6 +19,8 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
+
+namespace {
 
 int month_number(std::string_view token) {
   if (token.size() < 3) return 0;

@@ -13,4 +13,7 @@ namespace atendd {
 // layouts. Nothing when no date can be read.
 std::optional<std::int64_t> parse_mail_date(std::string_view value);
 
+// Days since 1970-01-01 of a proleptic Gregorian date (month 1..12, day 1..31).
+std::int64_t days_from_civil(std::int64_t year, unsigned month, unsigned day);
+
 }  // namespace atendd

@@ -470,7 +470,8 @@ int SqliteStore::open_tickets_of(const std::string& agent_id) {
 
 std::optional<TicketId> SqliteStore::ticket_of_message_id(const std::string& message_id) {
   if (message_id.empty()) return std::nullopt;
-  auto q = query("SELECT ticket_id FROM articles WHERE message_id = ? ORDER BY id DESC LIMIT 1");
+  // "<> ''" lets SQLite use the partial index articles_message_id (a bound value proves nothing).
+  auto q = query("SELECT ticket_id FROM articles WHERE message_id = ? AND message_id <> '' ORDER BY id DESC LIMIT 1");
   q.bind(message_id);
   if (!q.step()) return std::nullopt;
   return q.i64(0);

@@ -123,6 +123,7 @@ struct TypeConfig {
   bool opening_email = true;
   bool closing_email = true;
   bool cc_watchers = true;                     // people in the customer's Cc become watchers
+  bool forward_assigns_forwarder = false;      // an agent's forward-to-open makes that agent responsible
   int reopen_days = 0;
   int max_attachment_mb = 25;
   int level = 0;

@@ -680,6 +680,7 @@ void Loader::read_type(SectionReader& s, TypeConfig& t) {
   s.boolean("opening_email", t.opening_email);
   s.boolean("closing_email", t.closing_email);
   s.boolean("cc_watchers", t.cc_watchers);
+  s.boolean("forward_assigns_forwarder", t.forward_assigns_forwarder);
   s.integer("reopen_days", t.reopen_days, 0);
   s.integer("max_attachment_mb", t.max_attachment_mb, 0);
   s.integer("level", t.level, 0);

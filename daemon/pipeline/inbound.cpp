@@ -5,6 +5,7 @@
 
 #include "daemon/admin/counters.h"
 #include "daemon/outbox/outbox_writer.h"
+#include "daemon/pipeline/forward_to_open.h"
 #include "daemon/pipeline/loop_guard.h"
 #include "daemon/pipeline/threader.h"
 #include "daemon/tickets/engine.h"
@@ -268,7 +269,11 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
     outcome.detail = loop.reason;
   } else {
     InboundMessage message{parsed, sha256, raw.source, raw.mailbox, attachments};
-    Engine engine(store_, config_, clock_);
+    // An archive import (daemon/sources/archive_import.h) replays old mail at its own date and
+    // sends nothing: no outbox rows, no automatic answers counted.
+    const bool imported = raw.source == kImportSource;
+    const FixedClock written_clock(imported && parsed.date ? *parsed.date : clock_.now());
+    Engine engine(store_, config_, imported ? static_cast<const Clock&>(written_clock) : clock_);
     engine.explain_to(&explanation);
     OutboxWriter writer(store_, blobs_, config_, renderer_, clock_);
     writer.explain_to(&explanation);
@@ -284,7 +289,7 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
                        : std::string(", returning <") + parsed.bounced_message_id + ">" +
                              (bounced_ticket ? " (our mail of that ticket)" : " (none of our mails)")));
     }
-    const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed, &explanation);
+    const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed, &explanation, imported);
     if (!thread.refused.empty())
       log_.warning("mailbox " + raw.mailbox + " <" + parsed.message_id + ">: not threaded: " + thread.refused);
 
@@ -299,7 +304,7 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
       TicketUpdate update = match.role == SenderRole::Agent
                                 ? engine.add_agent_reply(message, match.ticket, *match.agent)
                                 : engine.add_customer_message(message, match.ticket, !loop.may_auto_answer);
-      writer.queue(update, message);
+      if (!imported) writer.queue(update, message);
       const bool new_ticket = update.ticket.id != match.ticket.id;
       outcome.kind = new_ticket ? Outcome::Kind::TicketCreated : Outcome::Kind::Appended;
       outcome.protocol = update.ticket.protocol;
@@ -307,14 +312,38 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
                                   : std::string(match.role == SenderRole::Agent ? "agent reply" : "customer message") +
                                         (loop.may_auto_answer ? "" : " (automatic: stored only)");
       entry.ticket_id = update.ticket.id;
+    } else if (std::string not_forwarded; auto forward = forward_to_open(parsed, config_, threader_, imported, &not_forwarded)) {
+      // Forward-to-open: the customer's ticket, opened by the agent (forward_to_open.h).
+      InboundMessage original{forward->customer, sha256, raw.source, raw.mailbox,
+                              store_forwarded_attachments(blobs_, forward->original)};
+      original.opened_by = forward->agent;
+      original.forward_note = forward->original.note;
+      original.written_at = forward->customer.date;
+      explanation.add("forward", "opened for " + forward->customer.from.address,
+                      forward->original.format + " forward by agent " + forward->agent->id + "; " + forward->proof);
+      const TypeConfig* type = router_.route(forward->customer, raw.mailbox, &explanation);
+      OpenedTicket opened = engine.open_ticket(original, *type, loop.may_auto_answer && !imported,
+                                               imported ? kImportNoAnswer : loop.reason);
+      if (!imported) writer.queue(opened, original);
+      outcome.kind = Outcome::Kind::TicketCreated;
+      outcome.protocol = opened.ticket.protocol;
+      outcome.detail = "opened by agent " + forward->agent->id + " for " + forward->customer.from.address + " (" +
+                       forward->original.format + " forward; " + forward->proof + ")";
+      entry.ticket_id = opened.ticket.id;
     } else {
+      if (!not_forwarded.empty()) {
+        log_.information("mailbox " + raw.mailbox + " <" + parsed.message_id + ">: " + not_forwarded);
+        explanation.add("forward", "not opened for someone else", not_forwarded);
+      }
       const TypeConfig* type = router_.route(parsed, raw.mailbox, &explanation);
-      OpenedTicket opened = engine.open_ticket(message, *type, loop.may_auto_answer, loop.reason);
-      writer.queue(opened, message);
+      OpenedTicket opened = engine.open_ticket(message, *type, loop.may_auto_answer && !imported,
+                                               imported ? kImportNoAnswer : loop.reason);
+      if (!imported) writer.queue(opened, message);
       outcome.kind = Outcome::Kind::TicketCreated;
       outcome.protocol = opened.ticket.protocol;
       entry.ticket_id = opened.ticket.id;
     }
+    if (imported && entry.ticket_id) engine.settle_imported(*entry.ticket_id, clock_.now());
     if (!defects.empty()) outcome.detail += (outcome.detail.empty() ? "" : "; ") + std::string("defects: ") + defects;
     entry.outcome = outcome_name(outcome.kind);
     entry.detail = outcome.detail;

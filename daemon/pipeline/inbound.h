@@ -24,9 +24,14 @@
 
 namespace atendd {
 
+// RawMessage::source of an archive import: the message is applied at its own date, its agents
+// known by address, and nothing is sent (daemon/sources/archive_import.h).
+inline constexpr const char* kImportSource = "import";
+inline constexpr const char* kImportNoAnswer = "imported from an archive: nothing is sent";
+
 struct RawMessage {
   std::string bytes;
-  std::string source = "deliver";  // "deliver", "imap", "webhook"
+  std::string source = "deliver";  // "deliver", "imap", "webhook", "import"
   std::string mailbox;
   std::int64_t uidvalidity = 0;    // IMAP only
   std::int64_t uid = 0;            // IMAP only

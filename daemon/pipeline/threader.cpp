@@ -104,7 +104,7 @@ void Threader::explain_new_sender(const ParsedMessage& message, Explanation* exp
                                     : "new contact " + from);
 }
 
-ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink) const {
+ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink, bool archived) const {
   ThreadResult result;
   const std::string from = lower(message.from.address);
   const std::string token = token_in(message);
@@ -128,13 +128,14 @@ ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink) con
     const bool has_token = !token.empty() && token == ticket.reply_token;
     ThreadMatch match{ticket, by, SenderRole::Contact, nullptr};
     const AgentConfig* agent = config_.agent_by_email(from);
-    if (agent && (has_token || authenticated_by_mta(message))) {
+    if (agent && (has_token || archived || authenticated_by_mta(message))) {
       match.role = SenderRole::Agent;
       match.agent = agent;
       result.match = match;
       explain(sink, "sender", "agent " + agent->id,
-              from + (has_token ? " with the ticket's reply token"
-                                : " with a trusted Authentication-Results (" + config_.server.trusted_authserv_id +
+              from + (has_token  ? " with the ticket's reply token"
+                      : archived ? " in an archive import (address alone)"
+                                 : " with a trusted Authentication-Results (" + config_.server.trusted_authserv_id +
                                       ", dmarc=pass)"));
       explain(sink, "threader", "ticket " + ticket.protocol, rule);
       return result;

@@ -36,8 +36,10 @@ class Threader {
  public:
   Threader(Store& store, const Config& config);
   // `explain` (may be null) gets who the sender is and by what proof, the ticket and the rule
-  // that found it, or why each candidate was refused.
-  ThreadResult find(const ParsedMessage& message, Explanation* explain = nullptr) const;
+  // that found it, or why each candidate was refused. `archived`: the message comes from an archive
+  // import (daemon/sources/archive_import.h), where a configured agent's address is proof enough:
+  // old mail cannot carry our tokens.
+  ThreadResult find(const ParsedMessage& message, Explanation* explain = nullptr, bool archived = false) const;
 
   // The reply token of our reply address found among the message's recipients, or "".
   std::string token_in(const ParsedMessage& message) const;

@@ -95,17 +95,39 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   if (const int days = next_contact_days(config_, t); days > 0) t.next_contact_due = now + days * 86400;
   explain(explain_, "priority", priority_name(type.priority), "type " + type.id + "'s priority");
   explain(explain_, "department", t.department.empty() ? "none" : t.department, "type " + type.id + "'s department");
-  t.responsible = assign_responsible(type, config_, store_, explain_);
+  const AgentConfig* forwarder = message.opened_by;
+  const bool forwarder_responsible = forwarder && type.forward_assigns_forwarder;
+  if (forwarder_responsible)
+    explain(explain_, "assignment", forwarder->id, "forwarded the customer's mail, and type " + type.id +
+                                                        " has forward_assigns_forwarder");
+  t.responsible = forwarder_responsible ? forwarder->id : assign_responsible(type, config_, store_, explain_);
   t.id = store_.add_ticket(t);
 
   record(t.id, "created", "", t.protocol, "from " + message.source + (message.mailbox.empty() ? "" : " " + message.mailbox));
+  if (forwarder)
+    record(t.id, "opened_by", "", forwarder->id,
+           "forwarded the customer's e-mail from " + contact.address + " to open the ticket", forwarder->id);
   record(t.id, "type", "", type.id);
   record(t.id, "status", "", status_name(t.status));
   record(t.id, "priority", "", priority_name(type.priority));
   if (!t.department.empty()) record(t.id, "department", "", t.department);
-  if (!t.responsible.empty()) record(t.id, "responsible", "", t.responsible, "assigned by the type's rule");
+  if (!t.responsible.empty())
+    record(t.id, "responsible", "", t.responsible,
+           forwarder_responsible ? "the agent who forwarded the customer's e-mail (forward_assigns_forwarder)"
+                                 : "assigned by the type's rule");
 
   opened.article_id = add_article(message, t, ArticleKind::CustomerMessage, contact.address, parsed.text);
+  if (forwarder && message.forward_note.find_first_not_of(" \t\r\n") != std::string::npos) {
+    Article note;  // the agent's words above the forwarded mail: never sent to the customer
+    note.ticket_id = t.id;
+    note.kind = ArticleKind::InternalNote;
+    note.author = forwarder->id;
+    note.subject = parsed.subject;
+    note.text = message.forward_note;
+    note.raw_sha256 = message.raw_sha256;
+    note.created_at = now;
+    store_.add_article(note);
+  }
   opened.attachments = accepted_attachments(message, t, &type);
   for (auto attachment : opened.attachments) {
     attachment.article_id = opened.article_id;
@@ -175,6 +197,24 @@ OpenedTicket Engine::open_ticket(const InboundMessage& message, const TypeConfig
   return opened;
 }
 
+void Engine::settle_imported(TicketId id, Timestamp import_time) {
+  std::optional<Ticket> t = store_.ticket(id);
+  if (!t) return;
+  bool changed = false;
+  if (t->first_response_due && *t->first_response_due < import_time) t->first_response_due.reset(), changed = true;
+  if (t->next_contact_due && *t->next_contact_due < import_time) t->next_contact_due.reset(), changed = true;
+  for (const char* kind : {"reminder", "auto_close"}) {
+    const std::optional<Timestamp> due = store_.timer(id, kind);
+    if (due && *due < import_time) store_.clear_timer(id, kind), changed = true;
+  }
+  if (!changed) return;
+  store_.update_ticket(*t);
+  for (const auto& h : store_.history(id))
+    if (h.field == "imported") return;
+  record(id, "imported", "", "archive",
+         "deadlines and timers already past at the import are cleared: old mail is never escalated or closed by itself");
+}
+
 // ---- helpers
 
 void Engine::record(TicketId ticket, const std::string& field, const std::string& from, const std::string& to,
@@ -201,7 +241,7 @@ std::int64_t Engine::add_article(const InboundMessage& message, const Ticket& ti
   article.text = text;
   article.html = parsed.html;
   article.raw_sha256 = message.raw_sha256;
-  article.created_at = clock_.now();
+  article.created_at = kind == ArticleKind::CustomerMessage && message.written_at ? *message.written_at : clock_.now();
   return store_.add_article(article);
 }
 

@@ -5,6 +5,7 @@
 // the message's journal entry.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ struct InboundMessage {
   std::string source;   // "deliver", "imap", …
   std::string mailbox;
   std::vector<AttachmentRecord> attachments;  // article_id 0; sha256 set
+  // Forward-to-open (daemon/pipeline/forward_to_open.h): `parsed` is the customer's original and
+  // this verified agent forwarded it; `forward_note` is what the agent wrote above it.
+  const AgentConfig* opened_by = nullptr;
+  std::string forward_note{};
+  // When the message was written, for its article (a forwarded original's date); empty = now.
+  std::optional<Timestamp> written_at{};
 };
 
 // A mail the ticket wants sent; the outbox renders it from its template and queues it.
@@ -76,6 +83,9 @@ class Engine {
   // of a new ticket: the opening e-mail to the customer (when the type says so and
   // `may_answer_sender`), the forward to the responsible agent, the watchers' notice.
   // `no_answer_reason` says why the sender gets no automatic answer (recorded in history).
+  // With `message.opened_by` (an agent's forward-to-open) the ticket is still the customer's; the
+  // agent is recorded as who opened it ("opened_by" history, the agent's words as an internal
+  // note) and is the responsible when the type says forward_assigns_forwarder.
   OpenedTicket open_ticket(const InboundMessage& message, const TypeConfig& type, bool may_answer_sender,
                            const std::string& no_answer_reason);
 
@@ -131,6 +141,11 @@ class Engine {
 
   // Whether one more automatic mail may go to `address` this hour (counts it when it may).
   bool may_send_automatic(const std::string& address) { return within_auto_reply_limit(address); }
+
+  // A ticket built from an archive import: deadlines and timers that had already passed at
+  // `import_time` are cleared (once noted in history), so old mail is never escalated, reminded
+  // or closed with a mail years later.
+  void settle_imported(TicketId ticket, Timestamp import_time);
 
   // A delivery failure of one of our mails: an internal note on its ticket, the address marked
   // as failing; nobody is mailed.

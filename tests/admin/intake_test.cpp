@@ -8,6 +8,7 @@
 #include "admin_client.h"
 #include "fake_telegram.h"
 #include "storage/sqlite_store.h"
+#include "support/closed_port.h"
 #include "support/dovecot.h"
 
 using namespace atendd;
@@ -100,11 +101,11 @@ TEST_CASE("metrics count poll errors per mailbox and channel and messages with p
   telegram.failing = true;
   TempDir secrets;
   write_file(secrets.path() + "/right.pass", "secret\n");
-  const int closed_port = free_port();  // nothing listens there
+  const ClosedPort closed;  // refuses every connection while the test runs
   const std::string config =
       "[mailbox.suporte]\nurl = " + dovecot.imap_url() + "\nca_file = " + dovecot.ca_file() +
       "\nuser = support\npassword_file = " + secrets.path() + "/right.pass\npoll_seconds = 1\n"
-      "[mailbox.fora]\nurl = imap://127.0.0.1:" + std::to_string(closed_port) + "/INBOX\ntls = none\n"
+      "[mailbox.fora]\nurl = imap://127.0.0.1:" + std::to_string(closed.port()) + "/INBOX\ntls = none\n"
       "user = support\npassword_file = " + secrets.path() + "/right.pass\npoll_seconds = 1\n" +
       telegram_channel(telegram.port, secrets.path());
   // Two broken messages (no Date, a header line without a colon, a base64 part with junk) and a clean one.
