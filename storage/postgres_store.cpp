@@ -338,21 +338,10 @@ void PostgresStore::migrate() {
   exec("SELECT pg_advisory_lock(" + std::to_string(kMigrationLock) + ")");
   try {
     exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)");
-    const std::string all = kPostgresMigrations;
-    const std::string marker = "\n-- migration ";
-    std::vector<std::pair<int, std::string>> steps;
-    for (size_t pos = all.find(marker); pos != std::string::npos;) {
-      const size_t number_at = pos + marker.size();
-      const size_t next = all.find(marker, number_at);
-      const std::string number = all.substr(number_at, all.find('\n', number_at) - number_at);
-      if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos)
-        throw StoreError(StoreError::Kind::Other, "bad migration marker '-- migration " + number + "'");
-      steps.emplace_back(std::stoi(number),
-                         all.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
-      pos = next;
-    }
-    for (const auto& [number, sql] : steps) {
-      if (number <= schema_version()) continue;
+    for (const auto& [number, sql] : split_migrations(kPostgresMigrations)) {
+      auto recorded = query("SELECT 1 FROM schema_migrations WHERE version = $1");
+      recorded.bind(number);
+      if (recorded.step()) continue;
       exec("BEGIN");
       try {
         exec(sql);

@@ -178,25 +178,17 @@ int SqliteStore::schema_version() {
 
 void SqliteStore::migrate() {
   exec("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)");
-  // Split the embedded file at lines "-- migration N".
-  const std::string all = kSqliteMigrations;
-  const std::string marker = "\n-- migration ";
-  std::vector<std::pair<int, std::string>> steps;
-  for (size_t pos = all.find(marker); pos != std::string::npos;) {
-    const size_t number_at = pos + marker.size();
-    const size_t next = all.find(marker, number_at);
-    const std::string number = all.substr(number_at, all.find('\n', number_at) - number_at);
-    if (number.empty() || number.find_first_not_of("0123456789") != std::string::npos)
-      throw StoreError(StoreError::Kind::Other, "bad migration marker '-- migration " + number + "'");
-    steps.emplace_back(std::stoi(number), all.substr(pos, next == std::string::npos ? std::string::npos : next - pos));
-    pos = next;
-  }
-  for (const auto& [number, sql] : steps) {
-    if (number <= schema_version()) continue;
+  auto applied = [this](int number) {
+    auto q = query("SELECT 1 FROM schema_migrations WHERE version = ?");
+    q.bind(number);
+    return q.step();
+  };
+  for (const auto& [number, sql] : split_migrations(kSqliteMigrations)) {
+    if (applied(number)) continue;
     exec("BEGIN IMMEDIATE");
     try {
       // Another process may have migrated while we waited for the lock.
-      if (number > schema_version()) {
+      if (!applied(number)) {
         exec(sql.c_str());
         query("INSERT INTO schema_migrations(version, applied_at) VALUES(?, strftime('%s','now'))")
             .bind(number)

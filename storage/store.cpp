@@ -59,6 +59,21 @@ void check_savepoint_name(const std::string& name) {
   if (!ok) throw StoreError(StoreError::Kind::Other, "bad savepoint name '" + name + "'");
 }
 
+std::vector<Migration> split_migrations(const std::string& all) {
+  const std::string marker = "\n-- migration ";
+  std::vector<Migration> steps;
+  for (size_t pos = all.find(marker); pos != std::string::npos;) {
+    const size_t number_at = pos + marker.size();
+    const size_t next = all.find(marker, number_at);
+    const std::string number = all.substr(number_at, all.find('\n', number_at) - number_at);
+    if (number.empty() || number.size() > 6 || number.find_first_not_of("0123456789") != std::string::npos)
+      throw StoreError(StoreError::Kind::Other, "bad migration marker '-- migration " + number + "'");
+    steps.push_back({std::stoi(number), all.substr(pos, next == std::string::npos ? std::string::npos : next - pos)});
+    pos = next;
+  }
+  return steps;
+}
+
 std::unique_ptr<Store> open_store(const std::string& database_url) {
   const std::string sqlite_prefix = "sqlite:";
   if (database_url.rfind(sqlite_prefix, 0) == 0)

@@ -448,6 +448,18 @@ class StoreTransaction {
 // Throws StoreError (Other) unless `name` is a usable savepoint name: [A-Za-z_][A-Za-z0-9_]*.
 void check_savepoint_name(const std::string& name);
 
+// One numbered block of an embedded migrations file: from its "-- migration N" line to the next.
+struct Migration {
+  int number = 0;
+  std::string sql;
+};
+
+// Splits a migrations file (storage/migrations/*.sql) into its numbered blocks, in file order.
+// Throws StoreError (Other) on a marker without a number. Each store applies every block whose
+// number schema_migrations does not list yet, so a block merged with a lower number than one a
+// database already has is still applied.
+std::vector<Migration> split_migrations(const std::string& all);
+
 // Opens the store named by a `database` URL ("sqlite:/path/atendd.db") and applies migrations.
 // Throws StoreError when it cannot.
 std::unique_ptr<Store> open_store(const std::string& database_url);
