@@ -196,7 +196,10 @@ std::optional<ImapResponse> ImapConnection::read_response(std::chrono::milliseco
   char buffer[65536];
   for (;;) {
     try {
-      if (auto r = reader_.next()) return r;
+      if (auto r = reader_.next()) {
+        if (r->kind == ImapResponse::Kind::Untagged && r->keyword == "EXISTS") new_mail_hint_ = true;
+        return r;
+      }
     } catch (const ImapProtocolError& e) {
       throw ImapError(std::string("unreadable server response: ") + e.what());
     }

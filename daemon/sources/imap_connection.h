@@ -61,6 +61,14 @@ class ImapConnection {
   void send_line(const std::string& line);
   std::optional<ImapResponse> read_response(std::chrono::milliseconds timeout);
 
+  // True when an untagged EXISTS was read since the last call (by run() or read_response(), for
+  // any command): new mail the server announced outside IDLE, which it will not announce again.
+  bool take_new_mail_hint() {
+    const bool hint = new_mail_hint_;
+    new_mail_hint_ = false;
+    return hint;
+  }
+
   // Best effort LOGOUT; never throws.
   void logout() noexcept;
 
@@ -79,6 +87,7 @@ class ImapConnection {
   ImapResponseReader reader_;
   std::uint64_t next_tag_ = 1;
   std::string token_;  // XOAUTH2 bearer token, as last read
+  bool new_mail_hint_ = false;
 };
 
 }  // namespace atendd

@@ -140,6 +140,8 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
     if (end == CycleEnd::Stopped) break;
     mark_success();
     if (end == CycleEnd::MoreWaiting) continue;
+    // Mail that came while we fetched or flagged was announced then (EXISTS), not again in IDLE.
+    if (end == CycleEnd::CaughtUp && conn.take_new_mail_hint()) continue;
     if (end == CycleEnd::StoreBusy) {
       if (!wait(timing_.busy_retry, stop)) break;
       continue;
@@ -181,6 +183,8 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
   }
 
   // Which UIDs are new, and how big. "n:*" also answers the highest UID when it is below n.
+  // What the server announced before this look is in its answer: forget those announcements.
+  conn.take_new_mail_hint();
   std::vector<std::pair<std::int64_t, std::int64_t>> fresh;  // uid, size
   conn.run("UID FETCH " + std::to_string(last + 1) + ":* (UID RFC822.SIZE)", [&](ImapResponse& r) {
     if (r.keyword != "FETCH") return;
