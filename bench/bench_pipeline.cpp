@@ -1,6 +1,6 @@
 // bench_pipeline — the whole inbound path without network: InboundPipeline::process_batch (blob,
-// parse, journal, thread, rules, ticket engine, templates rendered into the outbox; batches of 100
-// as the IMAP poller hands them, one transaction per batch and a savepoint per message) on an on-disk SQLite in WAL mode, at 1,000 / 10,000 / 100,000 messages, against SQLite's
+// parse, journal, thread, rules, ticket engine, templates rendered into the outbox; batches of
+// ImapPollerTiming::batch_messages as the IMAP poller hands them, one transaction per batch and a savepoint per message) on an on-disk SQLite in WAL mode, at 1,000 / 10,000 / 100,000 messages, against SQLite's
 // own insert rate measured in the same run. Usage: bench_pipeline [--tiny] (--tiny: 300 messages).
 
 // Mix: 70 % new tickets from new customers, 30 % replies carrying an earlier ticket's subject tag
@@ -20,6 +20,7 @@
 #include "bench/timing_store.h"
 #include "daemon/pipeline/inbound.h"
 #include "daemon/runtime.h"
+#include "daemon/sources/imap_poller.h"
 #include "parsers/mime_reader.h"
 #include "storage/blob_store.h"
 #include "storage/sqlite_store.h"
@@ -108,7 +109,7 @@ PipelineResult run_pipeline(int n, bool profile) {
   auto mark = t0;
   // As the IMAP poller hands them: batches of kBatch messages, each one store transaction with a
   // savepoint per message (group commit).
-  constexpr int kBatch = 100;
+  const int kBatch = ImapPollerTiming{}.batch_messages;
   for (int start = 0; start < n; start += kBatch) {
     const int end = std::min(n, start + kBatch);
     if (start <= n - tenth && n - tenth < end) mark = Steady::now();
@@ -251,14 +252,15 @@ int main(int argc, char** argv) {
   }
   const auto wall = Steady::now();
   std::printf("bench_pipeline%s (%s)\n"
-              "InboundPipeline::process_batch, batches of 100 (one transaction, a savepoint per message), SQLite WAL (synchronous=NORMAL) in %s,\n"
+              "InboundPipeline::process_batch, batches of %d as the IMAP poller fetches them (one transaction, a savepoint per\n"
+              "message), SQLite WAL (synchronous=NORMAL) in %s,\n"
               "built-in pt_BR templates; mix: 70 %% new tickets (opening + forward queued), 30 %% customer replies\n"
               "with the subject tag of a random earlier ticket. Each size: fresh store, own child process.\n"
               "us/msg = wall time per message; last10%% = per message over the last tenth of the run (a cost\n"
               "growing with the store shows there); cpu us = CPU time (user + system) per message, the steadier\n"
               "figure on a shared machine (waits for the disk are not in it);\n"
               "peak/grow = VmHWM of the child and its growth during the run.\n\n",
-              tiny ? " --tiny" : "", kBuildNote, scratch_root.c_str());
+              tiny ? " --tiny" : "", kBuildNote, ImapPollerTiming{}.batch_messages, scratch_root.c_str());
 
   const int prof_n = tiny ? 300 : 10000;
   auto t_gen = Steady::now();
@@ -330,9 +332,10 @@ int main(int argc, char** argv) {
       ScratchDir dir;
       BlobStore blobs(dir.path);
       t0 = Steady::now();
-      for (int start = 0; start < prof_n; start += 100) {  // as process_batch writes them
+      const int per_batch = ImapPollerTiming{}.batch_messages;
+      for (int start = 0; start < prof_n; start += per_batch) {  // as process_batch writes them
         BlobBatch batch(blobs);
-        for (int k = start; k < std::min(prof_n, start + 100); ++k)
+        for (int k = start; k < std::min(prof_n, start + per_batch); ++k)
           sink += batch.put(mix.messages[static_cast<std::size_t>(k)]).size();
         batch.commit();
       }
@@ -353,7 +356,7 @@ int main(int argc, char** argv) {
     std::printf("\nwhere the time goes (%d messages, store calls timed in place, %lld calls = %.1f per message):\n",
                 b.messages, static_cast<long long>(b.run.store_calls), double(b.run.store_calls) / b.messages);
     row("whole InboundPipeline::process_batch (with timing overhead)", total);
-    row("blob writes of the raw messages (BlobBatch per 100; timed apart)", b.blob_s);
+    row("blob writes of the raw messages (BlobBatch per batch; timed apart)", b.blob_s);
     row("parse_message (timed apart on the same bytes)", b.parse_s);
     row("store: queries and writes (statements)", query);
     row("store: BEGIN", begin);

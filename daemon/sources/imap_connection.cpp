@@ -228,7 +228,11 @@ void ImapConnection::run(const std::string& command,
                          const std::function<void(ImapResponse&)>& on_untagged) {
   const std::string tag = send_command(command);
   // The command's name only: arguments may be long (UID sets) and are not worth a log line.
-  const std::string name = command.substr(0, command.find(' ', command.rfind("UID ", 0) == 0 ? 4 : 0));
+  finish(tag, command.substr(0, command.find(' ', command.rfind("UID ", 0) == 0 ? 4 : 0)), on_untagged);
+}
+
+void ImapConnection::finish(const std::string& tag, const std::string& name,
+                            const std::function<void(ImapResponse&)>& on_untagged) {
   for (;;) {
     ImapResponse r = read_or_throw(name);
     if (r.kind == ImapResponse::Kind::Tagged) {

@@ -55,6 +55,11 @@ class ImapConnection {
   // on the way goes to `on_untagged`. Throws ImapError on NO/BAD, a timeout or a closed connection.
   void run(const std::string& command, const std::function<void(ImapResponse&)>& on_untagged = {});
 
+  // Reads to the tagged completion of a command sent earlier with send_command (pipelining: several
+  // commands may be out at once; finish them in the order they were sent). Throws like run().
+  void finish(const std::string& tag, const std::string& name,
+              const std::function<void(ImapResponse&)>& on_untagged = {});
+
   // Low level, for IDLE: sends a tagged command and returns its tag; sends a raw line (CRLF added);
   // reads one response, or nothing when `timeout` passed first.
   std::string send_command(const std::string& command);
