@@ -247,3 +247,8 @@ CREATE TABLE ticket_expenses (
 );
 CREATE INDEX ticket_expenses_ticket ON ticket_expenses(ticket_id);
 CREATE INDEX ticket_expenses_created ON ticket_expenses(created_at);
+
+-- migration 11
+-- outbox_message_id repeated the index that UNIQUE on outbox.message_id already gives: one more
+-- random-key B-tree to update for every queued mail (bench_pipeline, issue 8), read by nothing else.
+DROP INDEX IF EXISTS outbox_message_id;
