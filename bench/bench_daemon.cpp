@@ -33,14 +33,16 @@ namespace {
 
 constexpr int kMailboxes = 5;
 
-// /proc/PID/status "KEY:" in KiB (VmRSS, VmHWM, RssAnon, RssFile), or 0.
-long proc_status_kb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+// A "KEY:" line of /proc/PID/FILE in KiB (status: VmRSS, VmHWM, RssAnon, RssFile, Threads;
+// smaps_rollup: Pss), or 0.
+long proc_kb(pid_t pid, const std::string& file, const std::string& key) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/" + file);
   std::string line;
   while (std::getline(in, line))
     if (line.compare(0, key.size() + 1, key + ":") == 0) return std::atol(line.c_str() + key.size() + 1);
   return 0;
 }
+long proc_status_kb(pid_t pid, const std::string& key) { return proc_kb(pid, "status", key); }
 
 // utime + stime of the whole process (all threads), in seconds.
 double proc_cpu_seconds(pid_t pid) {
@@ -59,15 +61,6 @@ double proc_cpu_seconds(pid_t pid) {
     }
   }
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
-}
-
-// /proc/PID/smaps_rollup "KEY:" in KiB (Pss), or 0.
-long proc_rollup_kb(pid_t pid, const std::string& key) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps_rollup");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.compare(0, key.size() + 1, key + ":") == 0) return std::atol(line.c_str() + key.size() + 1);
-  return 0;
 }
 
 int proc_threads(pid_t pid) { return static_cast<int>(proc_status_kb(pid, "Threads")); }
@@ -235,7 +228,7 @@ int main(int argc, char** argv) {
   std::printf("  RSS %.1f MiB (anonymous %.1f, file-backed %.1f; highest seen while idle %.1f; VmHWM since start %.1f)\n",
               rss / 1024.0, anon / 1024.0, file / 1024.0, rss_max / 1024.0, hwm / 1024.0);
   std::printf("  PSS %.1f MiB (shared library pages divided among the processes mapping them)\n",
-              proc_rollup_kb(pid, "Pss") / 1024.0);
+              proc_kb(pid, "smaps_rollup", "Pss") / 1024.0);
   std::printf("  CPU %.3f s in %.0f s = %.3f %% of one core\n\n", idle_cpu, idle_s, 100.0 * idle_cpu / idle_s);
   summary("daemon", "idle RSS, 5 mailboxes in IDLE", static_cast<double>(rss), "KiB", 0, hwm / 1024.0,
           "target: at most 15 MiB", 15 * 1024);
