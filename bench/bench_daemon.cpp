@@ -163,8 +163,15 @@ int main(int argc, char** argv) {
   });
 
   test::TempDir dir;  // config, passwords
-  std::string state = "/var/tmp/atendd-bench-XXXXXX";
+  std::string state = "/var/tmp/atendd-bench-XXXXXX";  // the store on disk, as in production
   if (!mkdtemp(state.data())) throw std::runtime_error("mkdtemp failed");
+  struct RemoveOnExit {
+    const std::string& path;
+    ~RemoveOnExit() {
+      std::error_code ec;
+      std::filesystem::remove_all(path, ec);
+    }
+  } remove_state{state};
   test::write_file(dir.path() + "/mailbox.pass", dovecot.password() + "\n");
   std::string ini =
       "[server]\nname = Suporte\naddress = suporte@suporte.example\nreply_address = suporte+{token}@suporte.example\n"
@@ -285,8 +292,6 @@ int main(int argc, char** argv) {
   summary("daemon", "latency p99, APPEND -> opening mail", p99, "ms", 0, 0, "target: at most 1 s", 1000);
 
   const int code = daemon.stop();
-  std::error_code ec;
-  std::filesystem::remove_all(state, ec);
   std::printf("\ndaemon exit code %d; total wall time %.1f s\n", code, seconds_since(wall));
   return code == 0 && missing == 0 ? 0 : 1;
 }
