@@ -2,7 +2,8 @@
 // ImapPoller with a batch handler that runs the whole InboundPipeline (group commit per fetched
 // batch), each batch flagged \Seen with one UID STORE and its position committed once; against
 // Dovecot's bulk `UID FETCH 1:* (BODY.PEEK[])` over the same kind of connection and the
-// handler-less poller, in the same run. Usage: bench_imap [--tiny] (10,000; --tiny: 200).
+// handler-less poller, in the same run. Usage: bench_imap [--tiny] [--batch N] (10,000 messages;
+// --tiny: 200; --batch: messages per UID FETCH and per transaction, the poller's default else).
 
 // Also measures the two per-message costs the poller pays after each handler call: one
 // `UID STORE n +FLAGS.SILENT (\Seen)` round trip and one store transaction for the position.
@@ -28,6 +29,8 @@ using namespace atendd::bench;
 namespace fs = std::filesystem;
 
 namespace {
+
+int batch_messages = ImapPollerTiming{}.batch_messages;  // --batch N
 
 struct Row {
   double seconds = 0;
@@ -69,6 +72,7 @@ template <typename Handler>
 Row run_poller(const MailboxConfig& config, SqliteStore& store, const std::string& db_path, std::int64_t last_uid,
                const Handler& handle, std::atomic<std::uint64_t>& handled) {
   ImapPollerTiming timing;
+  timing.batch_messages = batch_messages;
   timing.stop_check = std::chrono::milliseconds(20);
   timing.read_timeout = std::chrono::seconds(60);
   ImapPoller poller(config, store, handle, quiet_logger("bench.imap"), timing);
@@ -104,8 +108,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--tiny") {
       tiny = true;
+    } else if (std::string_view(argv[i]) == "--batch" && i + 1 < argc) {
+      batch_messages = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--tiny]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--tiny] [--batch N]\n", argv[0]);
       return 2;
     }
   }
@@ -115,8 +121,10 @@ int main(int argc, char** argv) {
               "%d messages (the bench_pipeline mix) waiting in a private Dovecot's INBOX (Maildir, 127.0.0.1,\n"
               "plain IMAP, curl-based ImapConnection for every row). Poller rows: from start (connect, login)\n"
               "to the commit of the last position; each message handed over, flagged \\Seen, position saved.\n"
-              "peak = VmHWM of this process (poller, pipeline, store; not Dovecot), reset before each row.\n\n",
-              tiny ? " --tiny" : "", kBuildNote, n);
+              "peak = VmHWM of this process (poller, pipeline, store; not Dovecot), reset before each row.\n"
+              "Batches of %d messages (one UID FETCH, one transaction, one UID STORE each; the next FETCH\n"
+              "sent before the current batch is applied).\n\n",
+              tiny ? " --tiny" : "", kBuildNote, n, batch_messages);
 
   test::Dovecot dovecot({"support"});
   const Mix mix = make_mix(n);

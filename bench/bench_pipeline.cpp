@@ -1,6 +1,6 @@
 // bench_pipeline — the whole inbound path without network: InboundPipeline::process_batch (blob,
-// parse, journal, thread, rules, ticket engine, templates rendered into the outbox; batches of 100
-// as the IMAP poller hands them, one transaction per batch and a savepoint per message) on an on-disk SQLite in WAL mode, at 1,000 / 10,000 / 100,000 messages, against SQLite's
+// parse, journal, thread, rules, ticket engine, templates rendered into the outbox; batches of
+// ImapPollerTiming::batch_messages as the IMAP poller hands them, one transaction per batch and a savepoint per message) on an on-disk SQLite in WAL mode, at 1,000 / 10,000 / 100,000 messages, against SQLite's
 // own insert rate measured in the same run. Usage: bench_pipeline [--tiny] (--tiny: 300 messages).
 
 // Mix: 70 % new tickets from new customers, 30 % replies carrying an earlier ticket's subject tag
@@ -8,6 +8,7 @@
 // store, so its peak RSS is its own. "Where the time goes" runs once more with a TimingStore around
 // the SqliteStore and measures parse and blob writes on the same bytes apart.
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -19,6 +20,7 @@
 #include "bench/timing_store.h"
 #include "daemon/pipeline/inbound.h"
 #include "daemon/runtime.h"
+#include "daemon/sources/imap_poller.h"
 #include "parsers/mime_reader.h"
 #include "storage/blob_store.h"
 #include "storage/sqlite_store.h"
@@ -29,8 +31,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Where the stores go: /var/tmp (on disk, not a tmpfs) unless --scratch DIR names another place
+// (a tmpfs there takes the disk's flushes out and leaves the CPU's share).
+std::string scratch_root = "/var/tmp";
+
 std::string make_scratch_dir() {
-  std::string templ = "/var/tmp/atendd-bench-XXXXXX";  // on disk, not a tmpfs
+  std::string templ = scratch_root + "/atendd-bench-XXXXXX";
   if (!mkdtemp(templ.data())) throw std::runtime_error("mkdtemp failed");
   return templ;
 }
@@ -38,6 +44,7 @@ std::string make_scratch_dir() {
 struct ScratchDir {
   std::string path = make_scratch_dir();
   ~ScratchDir() {
+    if (std::getenv("ATENDD_BENCH_KEEP")) return;  // to look into the store afterwards
     std::error_code ec;
     fs::remove_all(path, ec);
   }
@@ -58,6 +65,8 @@ struct PipelineResult {
   int messages;
   double seconds;
   double first_tenth_s, last_tenth_s;  // wall time of the first and the last 10 % of the messages
+  double cpu_s;                        // user + system CPU time of the run (steadier than wall time
+                                       // on a shared machine; I/O waits are not in it)
   std::uint64_t bytes;
   int created, appended, other, mismatched;
   long base_kb, peak_kb;
@@ -68,6 +77,12 @@ struct PipelineResult {
   char top_name[6][40];  // the store methods that took the most time
   std::int64_t top_ns[6], top_calls[6];
 };
+
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 // Generates the first n messages of the mix itself (so the child holds only those: its peak RSS is
 // the pipeline's with its input) and runs them through a fresh store.
@@ -89,11 +104,12 @@ PipelineResult run_pipeline(int n, bool profile) {
   r.base_kb = rss_kb();
   const int tenth = std::max(1, n / 10);
   int created = 0;
+  const double cpu0 = cpu_seconds();
   const auto t0 = Steady::now();
   auto mark = t0;
   // As the IMAP poller hands them: batches of kBatch messages, each one store transaction with a
   // savepoint per message (group commit).
-  constexpr int kBatch = 100;
+  const int kBatch = ImapPollerTiming{}.batch_messages;
   for (int start = 0; start < n; start += kBatch) {
     const int end = std::min(n, start + kBatch);
     if (start <= n - tenth && n - tenth < end) mark = Steady::now();
@@ -120,6 +136,7 @@ PipelineResult run_pipeline(int n, bool profile) {
     if (end >= tenth && r.first_tenth_s == 0) r.first_tenth_s = seconds_since(t0);
   }
   r.seconds = seconds_since(t0);
+  r.cpu_s = cpu_seconds() - cpu0;
   r.last_tenth_s = std::chrono::duration<double>(Steady::now() - mark).count();
   r.peak_kb = peak_rss_kb();
   r.messages = n;
@@ -210,23 +227,40 @@ struct Breakdown {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool tiny = false;
+  bool tiny = false, breakdown = true;
+  std::vector<int> only_sizes;
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == "--tiny") {
+    const std::string_view arg(argv[i]);
+    if (arg == "--tiny") {
       tiny = true;
+    } else if (arg == "--no-breakdown") {
+      breakdown = false;
+    } else if (arg == "--scratch" && i + 1 < argc) {
+      scratch_root = argv[++i];
+    } else if (arg == "--sizes" && i + 1 < argc) {
+      for (const char* p = argv[++i]; *p;) {
+        char* end = nullptr;
+        const long v = std::strtol(p, &end, 10);
+        if (end == p || v <= 0) break;
+        only_sizes.push_back(static_cast<int>(v));
+        p = *end == ',' ? end + 1 : end;
+      }
     } else {
-      std::fprintf(stderr, "usage: %s [--tiny]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--tiny] [--sizes N,N,...] [--scratch DIR] [--no-breakdown]\n", argv[0]);
       return 2;
     }
   }
   const auto wall = Steady::now();
   std::printf("bench_pipeline%s (%s)\n"
-              "InboundPipeline::process_batch, batches of 100 (one transaction, a savepoint per message), SQLite WAL (synchronous=NORMAL) in /var/tmp,\n"
+              "InboundPipeline::process_batch, batches of %d as the IMAP poller fetches them (one transaction, a savepoint per\n"
+              "message), SQLite WAL (synchronous=NORMAL) in %s,\n"
               "built-in pt_BR templates; mix: 70 %% new tickets (opening + forward queued), 30 %% customer replies\n"
               "with the subject tag of a random earlier ticket. Each size: fresh store, own child process.\n"
               "us/msg = wall time per message; last10%% = per message over the last tenth of the run (a cost\n"
-              "growing with the store shows there); peak/grow = VmHWM of the child and its growth during the run.\n\n",
-              tiny ? " --tiny" : "", kBuildNote);
+              "growing with the store shows there); cpu us = CPU time (user + system) per message, the steadier\n"
+              "figure on a shared machine (waits for the disk are not in it);\n"
+              "peak/grow = VmHWM of the child and its growth during the run.\n\n",
+              tiny ? " --tiny" : "", kBuildNote, ImapPollerTiming{}.batch_messages, scratch_root.c_str());
 
   const int prof_n = tiny ? 300 : 10000;
   auto t_gen = Steady::now();
@@ -240,16 +274,17 @@ int main(int argc, char** argv) {
   const double sql100 = sqlite_insert_rate(yard_rows * (tiny ? 1 : 3), 100);
   const double files = durable_file_rate(tiny ? 100 : 3000);
 
-  std::printf("%-8s %7s %7s | %8s %6s %8s %8s | %8s %8s | %7s %7s | %7s %8s %5s %4s | %7s %7s\n", "size", "msgs",
-              "MB", "msgs/s", "MB/s", "us/msg", "last10%", "peakMiB", "growMiB", "db MB", "blob MB", "created",
+  std::printf("%-8s %7s %7s | %8s %6s %8s %8s %7s | %8s %8s | %7s %7s | %7s %8s %5s %4s | %7s %7s\n", "size", "msgs",
+              "MB", "msgs/s", "MB/s", "us/msg", "last10%", "cpu us", "peakMiB", "growMiB", "db MB", "blob MB", "created",
               "appended", "other", "bad", "/sql1tx", "/sql100");
-  std::printf("%s\n", std::string(149, '-').c_str());
+  std::printf("%s\n", std::string(157, '-').c_str());
   std::vector<int> sizes = tiny ? std::vector<int>{300} : std::vector<int>{1000, 10000, 100000};
+  if (!only_sizes.empty()) sizes = only_sizes;
   std::string note;
   double rate_10k = 0;
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     int n = sizes[i];
-    if (n == 100000 && rate_10k > 0 && 100000 / rate_10k > 180) {
+    if (only_sizes.empty() && n == 100000 && rate_10k > 0 && 100000 / rate_10k > 180) {
       note = "100,000 messages would take about " + std::to_string(static_cast<int>(100000 / rate_10k)) +
              " s on this machine (> 3 minutes): ran 30,000 instead";
       n = 30000;
@@ -264,9 +299,9 @@ int main(int argc, char** argv) {
     const double rate = r.messages / r.seconds;
     if (n == 10000) rate_10k = rate;
     const int tenth = std::max(1, n / 10);
-    std::printf("%-8s %7d %7.1f | %8.0f %6.1f %8.1f %8.1f | %8.1f %8.1f | %7.1f %7.1f | %7d %8d %5d %4d | %7.2f %7.2f\n",
+    std::printf("%-8s %7d %7.1f | %8.0f %6.1f %8.1f %8.1f %7.1f | %8.1f %8.1f | %7.1f %7.1f | %7d %8d %5d %4d | %7.2f %7.2f\n",
                 name, r.messages, r.bytes / 1e6, rate, r.bytes / 1e6 / r.seconds, 1e6 * r.seconds / r.messages,
-                1e6 * r.last_tenth_s / tenth, r.peak_kb / 1024.0, (r.peak_kb - r.base_kb) / 1024.0,
+                1e6 * r.last_tenth_s / tenth, 1e6 * r.cpu_s / r.messages, r.peak_kb / 1024.0, (r.peak_kb - r.base_kb) / 1024.0,
                 r.db_bytes / 1e6, r.blob_bytes / 1e6, r.created, r.appended, r.other, r.mismatched, rate / sql1,
                 rate / sql100);
     summary("pipeline", std::to_string(n) + " msgs", rate, "msg/s", r.bytes / 1e6 / r.seconds, r.peak_kb / 1024.0,
@@ -282,6 +317,10 @@ int main(int argc, char** argv) {
   summary("pipeline", "yardstick: 2.5KB file write+fsync+rename", files, "files/s", 0, 0, "-", 0);
 
   // Where the time goes: the same run with a TimingStore; parse and blob writes timed apart.
+  if (!breakdown) {
+    std::printf("\ntotal wall time %.1f s\n", seconds_since(wall));
+    return 0;
+  }
   const Breakdown b = in_child<Breakdown>([&] {
     Breakdown out{};
     out.messages = prof_n;
@@ -293,9 +332,10 @@ int main(int argc, char** argv) {
       ScratchDir dir;
       BlobStore blobs(dir.path);
       t0 = Steady::now();
-      for (int start = 0; start < prof_n; start += 100) {  // as process_batch writes them
+      const int per_batch = ImapPollerTiming{}.batch_messages;
+      for (int start = 0; start < prof_n; start += per_batch) {  // as process_batch writes them
         BlobBatch batch(blobs);
-        for (int k = start; k < std::min(prof_n, start + 100); ++k)
+        for (int k = start; k < std::min(prof_n, start + per_batch); ++k)
           sink += batch.put(mix.messages[static_cast<std::size_t>(k)]).size();
         batch.commit();
       }
@@ -316,7 +356,7 @@ int main(int argc, char** argv) {
     std::printf("\nwhere the time goes (%d messages, store calls timed in place, %lld calls = %.1f per message):\n",
                 b.messages, static_cast<long long>(b.run.store_calls), double(b.run.store_calls) / b.messages);
     row("whole InboundPipeline::process_batch (with timing overhead)", total);
-    row("blob writes of the raw messages (BlobBatch per 100; timed apart)", b.blob_s);
+    row("blob writes of the raw messages (BlobBatch per batch; timed apart)", b.blob_s);
     row("parse_message (timed apart on the same bytes)", b.parse_s);
     row("store: queries and writes (statements)", query);
     row("store: BEGIN", begin);

@@ -17,14 +17,19 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <functional>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace atendd::bench {
 
 class FastSmtpSink {
  public:
-  FastSmtpSink() {
+  // Called on the sink's thread for each message received, with its RCPT TO addresses.
+  using OnMessage = std::function<void(const std::vector<std::string>& recipients)>;
+
+  explicit FastSmtpSink(OnMessage on_message = {}) : on_message_(std::move(on_message)) {
     listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0) throw std::runtime_error("socket failed");
     const int one = 1;
@@ -108,10 +113,17 @@ class FastSmtpSink {
       }
       std::string verb = buf_.substr(pos, std::min<std::size_t>(4, eol - pos));
       for (auto& c : verb) c = static_cast<char>(::toupper(static_cast<unsigned char>(c)));
+      const std::size_t line_start = pos;
       pos = eol + 2;
       if (verb == "EHLO") {
         reply(fd, "250-sink.bench\r\n250-PIPELINING\r\n250-8BITMIME\r\n250 SIZE 104857600\r\n");
       } else if (verb == "HELO" || verb == "MAIL" || verb == "RCPT" || verb == "RSET" || verb == "NOOP") {
+        if (verb == "MAIL" || verb == "RSET") recipients_.clear();
+        if (verb == "RCPT" && on_message_) {
+          const std::string line = buf_.substr(line_start, eol - line_start);
+          const std::size_t lt = line.find('<'), gt = line.find('>');
+          if (lt != std::string::npos && gt != std::string::npos && gt > lt) recipients_.push_back(line.substr(lt + 1, gt - lt - 1));
+        }
         reply(fd, "250 OK\r\n");
       } else if (verb == "QUIT") {
         reply(fd, "221 bye\r\n");
@@ -136,6 +148,8 @@ class FastSmtpSink {
           if (!fill(fd)) return;
         }
         ++messages_;
+        if (on_message_) on_message_(recipients_);
+        recipients_.clear();
         reply(fd, "250 OK queued\r\n");
       } else {
         reply(fd, "500 unknown command\r\n");
@@ -149,6 +163,8 @@ class FastSmtpSink {
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> messages_{0}, bytes_{0}, connections_{0};
   std::string buf_;
+  OnMessage on_message_;
+  std::vector<std::string> recipients_;
 };
 
 }  // namespace atendd::bench

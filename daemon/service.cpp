@@ -261,7 +261,8 @@ void Service::outbox_loop() {
         log_.error(std::string("outbox: ") + e.what());
       }
       std::unique_lock<std::mutex> lock(mutex_);
-      if (wake_.wait_for(lock, kOutboxPoll, [this] { return stopping_; })) break;
+      if (wake_.wait_for(lock, kOutboxPoll, [this] { return stopping_ || outbox_due_; }) && stopping_) break;
+      outbox_due_ = false;
     }
     sender.close();
   } catch (const std::exception& e) {
@@ -275,8 +276,16 @@ void Service::mailbox_loop(const MailboxConfig& mailbox) {
     InboundPipeline pipeline(runtime.store(), runtime.blobs(), config_, runtime.renderer(),
                              runtime.clock(), log_);
     ImapPoller poller(mailbox, runtime.store(),
-                      ImapPoller::BatchHandler(
-                          [&pipeline](const std::vector<RawMessage>& batch) { return pipeline.process_batch(batch); }),
+                      ImapPoller::BatchHandler([this, &pipeline](const std::vector<RawMessage>& batch) {
+                        std::vector<Outcome> outcomes = pipeline.process_batch(batch);
+                        // Committed: the opening mails go out now, not at the outbox's next look.
+                        {
+                          std::lock_guard<std::mutex> lock(mutex_);
+                          outbox_due_ = true;
+                        }
+                        wake_.notify_all();
+                        return outcomes;
+                      }),
                       log_);
     // --- admin endpoint: registered while it exists, for /healthz.
     {

@@ -52,6 +52,7 @@ class Service {
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;
+  bool outbox_due_ = false;  // a mailbox committed messages: their mails wait in the outbox
 };
 
 }  // namespace atendd

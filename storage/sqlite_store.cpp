@@ -136,6 +136,10 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     exec("PRAGMA journal_mode=WAL");
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
+    // The per-message savepoints of a group commit keep their undo pages in a sub-journal, which
+    // SQLite otherwise spills to a file in /var/tmp past 64 KiB; in memory it is emptied at each
+    // RELEASE, so it never holds more than one message's pages.
+    exec("PRAGMA temp_store=MEMORY");
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
@@ -257,7 +261,9 @@ static JournalEntry journal_row(const SqliteStore::Query& q) {
 std::optional<JournalEntry> SqliteStore::journal_by_source(const std::string& source, const std::string& mailbox,
                                                            std::int64_t uidvalidity, std::int64_t uid) {
   if (uid == 0) return std::nullopt;
-  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE source = ? AND mailbox = ? AND uidvalidity = ? AND uid = ?");
+  // "uid <> 0" repeats the partial index's condition: without it SQLite scans the whole journal.
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE source = ? AND mailbox = ? AND uidvalidity = ? AND uid = ? "
+                 "AND uid <> 0");
   q.bind(source).bind(mailbox).bind(uidvalidity).bind(uid);
   if (!q.step()) return std::nullopt;
   return journal_row(q);
@@ -462,7 +468,7 @@ int SqliteStore::open_tickets_of(const std::string& agent_id) {
 
 std::optional<TicketId> SqliteStore::ticket_of_message_id(const std::string& message_id) {
   if (message_id.empty()) return std::nullopt;
-  // "<> ''" lets SQLite use the partial index articles_message_id (a bound value proves nothing).
+  // "message_id <> ''" lets SQLite use the partial index articles_message_id (else: a full scan).
   auto q = query("SELECT ticket_id FROM articles WHERE message_id = ? AND message_id <> '' ORDER BY id DESC LIMIT 1");
   q.bind(message_id);
   if (!q.step()) return std::nullopt;

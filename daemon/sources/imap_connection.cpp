@@ -196,7 +196,10 @@ std::optional<ImapResponse> ImapConnection::read_response(std::chrono::milliseco
   char buffer[65536];
   for (;;) {
     try {
-      if (auto r = reader_.next()) return r;
+      if (auto r = reader_.next()) {
+        if (r->kind == ImapResponse::Kind::Untagged && r->keyword == "EXISTS") new_mail_hint_ = true;
+        return r;
+      }
     } catch (const ImapProtocolError& e) {
       throw ImapError(std::string("unreadable server response: ") + e.what());
     }
@@ -225,7 +228,11 @@ void ImapConnection::run(const std::string& command,
                          const std::function<void(ImapResponse&)>& on_untagged) {
   const std::string tag = send_command(command);
   // The command's name only: arguments may be long (UID sets) and are not worth a log line.
-  const std::string name = command.substr(0, command.find(' ', command.rfind("UID ", 0) == 0 ? 4 : 0));
+  finish(tag, command.substr(0, command.find(' ', command.rfind("UID ", 0) == 0 ? 4 : 0)), on_untagged);
+}
+
+void ImapConnection::finish(const std::string& tag, const std::string& name,
+                            const std::function<void(ImapResponse&)>& on_untagged) {
   for (;;) {
     ImapResponse r = read_or_throw(name);
     if (r.kind == ImapResponse::Kind::Tagged) {

@@ -55,11 +55,24 @@ class ImapConnection {
   // on the way goes to `on_untagged`. Throws ImapError on NO/BAD, a timeout or a closed connection.
   void run(const std::string& command, const std::function<void(ImapResponse&)>& on_untagged = {});
 
+  // Reads to the tagged completion of a command sent earlier with send_command (pipelining: several
+  // commands may be out at once; finish them in the order they were sent). Throws like run().
+  void finish(const std::string& tag, const std::string& name,
+              const std::function<void(ImapResponse&)>& on_untagged = {});
+
   // Low level, for IDLE: sends a tagged command and returns its tag; sends a raw line (CRLF added);
   // reads one response, or nothing when `timeout` passed first.
   std::string send_command(const std::string& command);
   void send_line(const std::string& line);
   std::optional<ImapResponse> read_response(std::chrono::milliseconds timeout);
+
+  // True when an untagged EXISTS was read since the last call (by run() or read_response(), for
+  // any command): new mail the server announced outside IDLE, which it will not announce again.
+  bool take_new_mail_hint() {
+    const bool hint = new_mail_hint_;
+    new_mail_hint_ = false;
+    return hint;
+  }
 
   // Best effort LOGOUT; never throws.
   void logout() noexcept;
@@ -79,6 +92,7 @@ class ImapConnection {
   ImapResponseReader reader_;
   std::uint64_t next_tag_ = 1;
   std::string token_;  // XOAUTH2 bearer token, as last read
+  bool new_mail_hint_ = false;
 };
 
 }  // namespace atendd

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <ctime>
 #include <map>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -142,6 +143,8 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
     if (end == CycleEnd::Stopped) break;
     mark_success();
     if (end == CycleEnd::MoreWaiting) continue;
+    // Mail that came while we fetched or flagged was announced then (EXISTS), not again in IDLE.
+    if (end == CycleEnd::CaughtUp && conn.take_new_mail_hint()) continue;
     if (end == CycleEnd::StoreBusy) {
       if (!wait(timing_.busy_retry, stop)) break;
       continue;
@@ -183,6 +186,8 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
   }
 
   // Which UIDs are new, and how big. "n:*" also answers the highest UID when it is below n.
+  // What the server announced before this look is in its answer: forget those announcements.
+  conn.take_new_mail_hint();
   std::vector<std::pair<std::int64_t, std::int64_t>> fresh;  // uid, size
   conn.run("UID FETCH " + std::to_string(last + 1) + ":* (UID RFC822.SIZE)", [&](ImapResponse& r) {
     if (r.keyword != "FETCH") return;
@@ -194,37 +199,64 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
                           [](const auto& a, const auto& b) { return a.first == b.first; }),
               fresh.end());
 
-  std::size_t next = 0;
-  while (next < fresh.size()) {
-    // One batch: up to batch_messages messages and about batch_bytes of them (at least one).
+  // One batch: up to batch_messages messages and about batch_bytes of them (at least one).
+  struct Batch {
     std::vector<std::int64_t> whole, headers_only, order;
+    std::vector<std::string> tags;  // its UID FETCH commands sent and not yet read to the end
+    std::map<std::int64_t, FetchData> fetched;
+  };
+  std::size_t next = 0;
+  auto next_batch = [&]() -> std::optional<Batch> {
+    if (next >= fresh.size()) return std::nullopt;
+    Batch b;
     std::size_t bytes = 0;
-    while (next < fresh.size() && static_cast<int>(order.size()) < timing_.batch_messages) {
+    while (next < fresh.size() && static_cast<int>(b.order.size()) < timing_.batch_messages) {
       const auto [uid, size] = fresh[next];
       const bool oversized = static_cast<std::size_t>(size) > max_message_bytes_;
       const std::size_t cost = oversized ? kOversizedHeaderBytes : static_cast<std::size_t>(size);
-      if (!order.empty() && bytes + cost > timing_.batch_bytes) break;
+      if (!b.order.empty() && bytes + cost > timing_.batch_bytes) break;
       bytes += cost;
-      (oversized ? headers_only : whole).push_back(uid);
-      order.push_back(uid);
+      (oversized ? b.headers_only : b.whole).push_back(uid);
+      b.order.push_back(uid);
       ++next;
     }
-    std::map<std::int64_t, FetchData> fetched;
-    auto collect = [&fetched](ImapResponse& r) {
-      if (r.keyword != "FETCH") return;
-      FetchData f = parse_fetch(r);
-      if (f.uid && f.body) fetched[*f.uid] = std::move(f);
-    };
-    if (!whole.empty()) conn.run("UID FETCH " + uid_set(whole) + " (UID RFC822.SIZE BODY.PEEK[])", collect);
-    if (!headers_only.empty()) {
-      conn.run("UID FETCH " + uid_set(headers_only) + " (UID RFC822.SIZE BODY.PEEK[HEADER]<0." +
-                   std::to_string(kOversizedHeaderBytes) + ">)",
-               collect);
+    return b;
+  };
+  auto start_fetch = [&](Batch& b) {
+    if (!b.whole.empty()) b.tags.push_back(conn.send_command("UID FETCH " + uid_set(b.whole) + " (UID RFC822.SIZE BODY.PEEK[])"));
+    if (!b.headers_only.empty()) {
+      b.tags.push_back(conn.send_command("UID FETCH " + uid_set(b.headers_only) + " (UID RFC822.SIZE BODY.PEEK[HEADER]<0." +
+                                         std::to_string(kOversizedHeaderBytes) + ">)"));
     }
+  };
+  auto finish_fetch = [&](Batch& b) {
+    for (const auto& tag : b.tags) {
+      conn.finish(tag, "UID FETCH", [&b](ImapResponse& r) {
+        if (r.keyword != "FETCH") return;
+        FetchData f = parse_fetch(r);
+        if (f.uid && f.body) b.fetched[*f.uid] = std::move(f);
+      });
+    }
+    b.tags.clear();
+  };
 
+  std::optional<Batch> current = next_batch();
+  if (current) {
+    start_fetch(*current);
+    finish_fetch(*current);
+  }
+  while (current) {
+    std::vector<std::int64_t>& order = current->order;
+    std::map<std::int64_t, FetchData>& fetched = current->fetched;
     if (handle_batch_) {
       // Group commit: the whole batch in one transaction, then one flag command, one position.
-      if (stop.load()) return CycleEnd::Stopped;
+      // The next batch's FETCH goes out first: the server reads it while this one is applied.
+      std::optional<Batch> ahead = next_batch();
+      if (ahead) start_fetch(*ahead);
+      if (stop.load()) {
+        if (ahead) finish_fetch(*ahead);
+        return CycleEnd::Stopped;
+      }
       std::vector<RawMessage> raws;
       std::vector<std::int64_t> uids;
       for (const std::int64_t uid : order) {
@@ -234,21 +266,27 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
         uids.push_back(uid);
         fetched.erase(it);
       }
-      if (raws.empty()) continue;
-      try {
-        const std::vector<Outcome> outcomes = handle_batch_(raws);
-        for (std::size_t i = 0; i < outcomes.size() && i < uids.size(); ++i)
-          log_.debug("mailbox " + config_.id + ": UID " + std::to_string(uids[i]) + ": " +
-                     outcome_name(outcomes[i].kind));
-      } catch (const StoreError& e) {
-        if (e.kind() != StoreError::Kind::Busy) throw;
-        log_.warning("mailbox " + config_.id + ": store busy, UIDs " + uid_set(uids) +
-                     " left for a retry: " + e.what());
-        return CycleEnd::StoreBusy;
+      if (!raws.empty()) {
+        try {
+          const std::vector<Outcome> outcomes = handle_batch_(raws);
+          for (std::size_t i = 0; i < outcomes.size() && i < uids.size(); ++i)
+            log_.debug("mailbox " + config_.id + ": UID " + std::to_string(uids[i]) + ": " +
+                       outcome_name(outcomes[i].kind));
+        } catch (const StoreError& e) {
+          if (e.kind() != StoreError::Kind::Busy) throw;
+          log_.warning("mailbox " + config_.id + ": store busy, UIDs " + uid_set(uids) +
+                       " left for a retry: " + e.what());
+          if (ahead) finish_fetch(*ahead);
+          return CycleEnd::StoreBusy;
+        }
+        if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
+        if (ahead) finish_fetch(*ahead);  // its answers come before the flag command's
+        after_handled(conn, uid_set(uids));
+        save_position(uidvalidity, uids.back());
+      } else if (ahead) {
+        finish_fetch(*ahead);
       }
-      if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
-      after_handled(conn, uid_set(uids));
-      save_position(uidvalidity, uids.back());
+      current = std::move(ahead);
       continue;
     }
     for (const std::int64_t uid : order) {
@@ -270,6 +308,11 @@ ImapPoller::CycleEnd ImapPoller::fetch_new(ImapConnection& conn, const SelectedM
       if (failpoint("imap_exit_after_commit")) crash_here();  // tests of invariant 1 only
       after_handled(conn, std::to_string(uid));
       save_position(uidvalidity, uid);
+    }
+    current = next_batch();
+    if (current) {
+      start_fetch(*current);
+      finish_fetch(*current);
     }
   }
   return CycleEnd::CaughtUp;

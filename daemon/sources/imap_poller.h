@@ -39,7 +39,7 @@ struct ImapPollerTiming {
   std::chrono::milliseconds idle_reissue{25 * 60 * 1000};  // before the server's 30 min timeout
   std::chrono::milliseconds busy_retry{1000};          // after the store was busy
   std::chrono::milliseconds stop_check{500};           // how soon `stop` is noticed
-  int batch_messages = 100;                            // messages per UID FETCH
+  int batch_messages = 250;                            // messages per UID FETCH (and transaction)
   std::size_t batch_bytes = 64u << 20;                 // bytes per UID FETCH (about)
 };
 

@@ -288,3 +288,8 @@ CREATE TABLE blobs (
 );
 ALTER TABLE contacts ADD COLUMN person_id BIGINT REFERENCES contacts(id);
 CREATE INDEX contacts_person ON contacts(person_id);
+
+-- migration 11
+-- outbox_message_id repeated the index that UNIQUE on outbox.message_id already gives: one more
+-- random-key B-tree to update for every queued mail (bench_pipeline, issue 8), read by nothing else.
+DROP INDEX IF EXISTS outbox_message_id;

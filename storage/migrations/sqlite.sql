@@ -266,3 +266,8 @@ CREATE INDEX journal_ticket ON journal(ticket_id) WHERE ticket_id IS NOT NULL;
 -- SQLite keeps blobs as files beside the database and has one writer at a time, so needs neither.
 ALTER TABLE contacts ADD COLUMN person_id INTEGER REFERENCES contacts(id);
 CREATE INDEX contacts_person ON contacts(person_id);
+
+-- migration 11
+-- outbox_message_id repeated the index that UNIQUE on outbox.message_id already gives: one more
+-- random-key B-tree to update for every queued mail (bench_pipeline, issue 8), read by nothing else.
+DROP INDEX IF EXISTS outbox_message_id;
