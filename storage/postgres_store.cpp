@@ -576,7 +576,10 @@ std::int64_t PostgresStore::next_sequence(const std::string& scope) {
                       "ON CONFLICT DO NOTHING RETURNING base");
   insert.bind(scope).bind(first);
   if (insert.step()) return first - insert.i64(0);
-  if (auto base = base_of()) return nextval() - *base;  // another connection fixed it first
+  if (auto base = base_of()) {
+    // Another connection fixed the base first: our number is still ours when it lies above it.
+    return first > *base ? first - *base : nextval() - *base;
+  }
   throw StoreError(StoreError::Kind::Busy, "sequence " + scope + ": no base found nor fixed");
 }
 

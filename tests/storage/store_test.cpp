@@ -178,7 +178,11 @@ TEST_CASE("two connections racing for protocol numbers never get the same one", 
   two.join();
   REQUIRE(seen.size() == 2 * kEach);
   CHECK(std::set<std::int64_t>(seen.begin(), seen.end()).size() == 2 * kEach);
-  CHECK(*seen.rbegin() == 2 * kEach);
+  // SQLite numbers without gaps. PostgreSQL draws from a sequence, which never waits and never
+  // gives a number back: a number drawn by a transaction that rolls back is skipped, as the
+  // documentation says; in this race at most the first draw of the loser of the base is skipped.
+  if (backend.name() == "sqlite") CHECK(*seen.rbegin() == 2 * kEach);
+  else CHECK(*seen.rbegin() <= 2 * kEach + 1);
 }
 
 TEST_CASE("a rolled back transaction leaves no ticket behind", "[store]") {
