@@ -82,6 +82,11 @@ void ImapPoller::mark_success() {
   status_.last_error.clear();
 }
 
+void ImapPoller::mark_store_busy() {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  status_.last_error = "store busy: messages wait on the server until it is free";
+}
+
 void ImapPoller::mark_failure(const std::string& error) {
   std::lock_guard<std::mutex> lock(status_mutex_);
   if (status_.connected) {
@@ -138,12 +143,14 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
   while (!stop.load()) {
     const CycleEnd end = fetch_new(conn, selected, stop);
     if (end == CycleEnd::Stopped) break;
-    mark_success();
-    if (end == CycleEnd::MoreWaiting) continue;
     if (end == CycleEnd::StoreBusy) {
+      // Mail is waiting that cannot be applied: /healthz must say so while it lasts.
+      mark_store_busy();
       if (!wait(timing_.busy_retry, stop)) break;
       continue;
     }
+    mark_success();
+    if (end == CycleEnd::MoreWaiting) continue;
     if (use_idle) {
       idle(conn, stop);
     } else if (!wait(std::chrono::seconds(config_.poll_seconds), stop)) {
