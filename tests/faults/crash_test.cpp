@@ -45,7 +45,7 @@ TEST_CASE("a thousand messages with the daemon killed at random moments are each
   figures.note = "seed " + std::to_string(seed);
   size_t next = 0;
   for (int kill = 0; kill < kKills; ++kill) {
-    auto daemon = site.start();
+    auto daemon = site.start(false);
     // Deliver a share of the mail while it runs, then kill it somewhere in the middle of things.
     const size_t share = (messages.size() - next) / static_cast<size_t>(kKills - kill);
     std::vector<std::string> raws;

@@ -19,6 +19,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "admin/admin_client.h"
 #include "storage/sqlite_store.h"
 #include "support/dovecot.h"
 #include "support/processes.h"
@@ -135,6 +136,7 @@ struct Site {
   TempDir dir;
   SmtpSink sink{dir.path() + "/sink"};
   std::string state_dir = dir.path() + "/state";
+  std::string database = state_dir + "/atendd.db";
   std::string config = dir.path() + "/atendd.ini";
   std::string log = dir.path() + "/atendd.log";
   int admin_port = free_port();
@@ -155,7 +157,8 @@ struct Site {
   std::string ini() const {
     const int port = imap_port ? imap_port : dovecot->imap_port();
     return "[server]\nname = Suporte Teste\naddress = suporte@atendd.test\n"
-           "reply_address = suporte+{token}@atendd.test\nstate_dir = " + state_dir + "\nlocale = pt_BR\n"
+           "reply_address = suporte+{token}@atendd.test\nstate_dir = " + state_dir + "\ndatabase = sqlite:" + database +
+           "\nlocale = pt_BR\n"
            "admin_listen = 127.0.0.1:" + std::to_string(admin_port) + "\nadmin_tokens = " + dir.path() + "/admin.tokens\n"
            "[smtp]\nhost = 127.0.0.1\nport = " + std::to_string(sink.port()) + "\n"
            "timeout_seconds = 5\nretry_initial_seconds = 1\nretry_max_seconds = 2\n"
@@ -166,10 +169,14 @@ struct Site {
   }
   void write_config() const { write_file(config, ini()); }
 
-  std::unique_ptr<DaemonProcess> start(const std::vector<std::string>& env = {}) const {
-    return std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config}, env, log);
+  // Starts the daemon; with `wait_ready`, returns once its admin endpoint answers.
+  std::unique_ptr<DaemonProcess> start(bool wait_ready = true, const std::vector<std::string>& env = {}) const {
+    auto daemon = std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", config}, env, log);
+    if (wait_ready)
+      for (int i = 0; i < 300 && http("GET", admin_url("/healthz")).status == 0; ++i) sleep_ms(50);
+    return daemon;
   }
-  std::unique_ptr<SqliteStore> store() const { return std::make_unique<SqliteStore>(state_dir + "/atendd.db"); }
+  std::unique_ptr<SqliteStore> store() const { return std::make_unique<SqliteStore>(database); }
   std::string admin_url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(admin_port) + path;
   }
