@@ -57,11 +57,12 @@ bool to_domain(const ReceivedMail& m, const std::string& domain) {
   return false;
 }
 
-// A plain auto-responder: answers anything with no Auto-Submitted, no Precedence, no X-Loop.
+// A plain auto-responder at its worst: answers anything with a fresh message (no threading, no
+// Auto-Submitted, no Precedence, no X-Loop), so each answer opens a new ticket here.
 std::string dumb_answer(const ReceivedMail& m, const std::string& from, int n) {
   const ParsedMessage p = parse_message(m.raw);
-  return "From: " + from + "\r\nTo: " + p.from.address + "\r\nSubject: Re: " + p.subject + "\r\nMessage-ID: <dumb-" +
-         std::to_string(n) + "@robo.test>\r\nIn-Reply-To: <" + p.message_id + ">\r\n\r\nI am away. Your mail matters.\r\n";
+  return "From: " + from + "\r\nTo: " + p.from.address + "\r\nSubject: Ausente " + std::to_string(n) +
+         "\r\nMessage-ID: <dumb-" + std::to_string(n) + "@robo.test>\r\n\r\nI am away. Your mail matters.\r\n";
 }
 
 }  // namespace
@@ -97,10 +98,10 @@ TEST_CASE("two auto-responders answering each other stop within the configured l
     relayed += moved;
     if (moved == 0) break;
   }
-  CHECK(rounds <= 4);
+  CHECK(rounds <= 5);
   size_t to_robot = 0;
   for (const auto& m : ours.sink.mails()) to_robot += to_domain(m, "@robo.test");
-  CHECK(to_robot <= 3);
+  CHECK(to_robot == 3);  // the limit, and nothing past it, ended the exchange
   ++figures.faults;
 
   // 3. A mailing list reflects our own mail back (Precedence: list, List-Id, our From kept).
@@ -119,6 +120,7 @@ TEST_CASE("two auto-responders answering each other stop within the configured l
   CHECK(ours.store()->tickets(std::nullopt, 100).size() == ticket_count);
   ++figures.faults;
   figures.messages = relayed;
+  figures.note = std::to_string(to_robot) + " automatic mails to the robot (limit 3 an hour)";
   record(figures);
 }
 
@@ -169,6 +171,7 @@ TEST_CASE("a forged agent with the token of another ticket cannot act on the tic
   for (const auto& m : desk.ours.fresh())
     for (const auto& r : m.rcpt_tos) CHECK((r != "ana@cliente.test" || m.raw.find("evil.test/pague") == std::string::npos));
   for (const auto& a : desk.ours.store()->articles(desk.ana.id)) CHECK(a.kind != ArticleKind::AgentReply);
+  figures.messages = 3;
   figures.note = "token reuse by a ticket's own customer: see the [!shouldfail] test";
   record(figures);
 }
