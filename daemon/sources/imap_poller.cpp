@@ -330,7 +330,12 @@ void ImapPoller::idle(ImapConnection& conn, const std::atomic<bool>& stop) {
     if (r->keyword == "BYE") throw ImapError("the server closed the session: " + r->text);
     if (r->keyword == "EXISTS") news = true;
   }
-  const auto until = std::chrono::steady_clock::now() + timing_.idle_reissue;
+  // IDLE is a hint, not a promise: a notification lost in the moment between the last fetch and
+  // the server's acceptance of IDLE would otherwise leave a message waiting until the reissue. So
+  // fetch at least every poll_seconds, as without IDLE.
+  const auto until = std::chrono::steady_clock::now() +
+                     std::min<std::chrono::milliseconds>(timing_.idle_reissue,
+                                                         std::chrono::seconds(std::max(config_.poll_seconds, 1)));
   while (!news && !stop.load() && std::chrono::steady_clock::now() < until) {
     auto r = conn.read_response(timing_.stop_check);
     if (!r) continue;
