@@ -120,6 +120,18 @@ inline StoreCensus census(Store& store) {
   return c;
 }
 
+// Counts into `figures` the messages (by Message-ID) that became no article (lost) or more than
+// one (duplicated articles), and how many were sent in.
+inline void count_articles(const StoreCensus& c, const std::vector<std::string>& ids, FaultFigures& figures) {
+  figures.messages = static_cast<long>(ids.size());
+  for (const auto& id : ids) {
+    const auto it = c.articles_by_message_id.find(id);
+    const int n = it == c.articles_by_message_id.end() ? 0 : it->second;
+    figures.lost += n == 0;
+    figures.duplicated_articles += n > 1 ? n - 1 : 0;
+  }
+}
+
 // Mails the SMTP server received more than once (same Message-ID): extra copies counted.
 inline long duplicate_mails(const std::vector<ReceivedMail>& mails) {
   std::map<std::string, int> seen;

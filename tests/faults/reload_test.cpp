@@ -39,12 +39,7 @@ TEST_CASE("SIGHUP every second while mail is flowing loses no message and double
   }));
   CHECK(daemon->stop() == 0);
   const StoreCensus c = census(*site.store());
-  figures.messages = static_cast<long>(ids.size());
-  for (const auto& id : ids) {
-    const int n = c.articles_by_message_id.count(id) ? c.articles_by_message_id.at(id) : 0;
-    figures.lost += n == 0;
-    figures.duplicated_articles += n > 1 ? n - 1 : 0;
-  }
+  count_articles(c, ids, figures);
   CHECK(figures.lost == 0);
   CHECK(figures.duplicated_articles == 0);
   CHECK(c.tickets == 200);

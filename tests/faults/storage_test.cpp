@@ -143,12 +143,7 @@ TEST_CASE("a full disk a locked database and a read-only state directory hold ma
   CHECK(exit_code == 0);
   figures.crashes += exit_code == 0 ? 0 : 1;
   const StoreCensus c = census(*site.store());
-  figures.messages = static_cast<long>(all_ids.size());
-  for (const auto& id : all_ids) {
-    const int n = c.articles_by_message_id.count(id) ? c.articles_by_message_id.at(id) : 0;
-    figures.lost += n == 0;
-    figures.duplicated_articles += n > 1 ? n - 1 : 0;
-  }
+  count_articles(c, all_ids, figures);
   CHECK(figures.lost == 0);
   CHECK(figures.duplicated_articles == 0);
   figures.duplicate_mails = duplicate_mails(site.sink.mails());
