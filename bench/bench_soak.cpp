@@ -85,6 +85,9 @@ int main(int argc, char** argv) {
   const char* asan = std::getenv("ASAN_OPTIONS");
   const std::string asan_options = "ASAN_OPTIONS=" + std::string(asan ? asan : "") + ":quarantine_size_mb=8";
   DaemonProcess daemon({"--config", config}, {asan_options}, dir.path() + "/atendd.log");
+  // The daemon creates the state directory and the database; the agent commands read it.
+  for (int i = 0; i < 600 && !std::filesystem::exists(state + "/atendd.db"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   std::mt19937 random(42);
   std::vector<int> opened;
   long sent_in = 0, news = 0, follow_ups = 0, commands = 0;
