@@ -224,6 +224,21 @@ void Service::stop() {
 void Service::outbox_loop() {
   try {
     Runtime runtime(config_, log_);  // this thread's own store connection
+    // With SQLite this process is the only daemon: mails still claimed ("sending") were claimed by
+    // a run of it that died mid-send. Give them back now, or they wait out their 5-minute lease
+    // after every crash. (A concurrent `atendd deliver` may be sending one of them this very
+    // moment: then that one mail goes out twice, as after any crash.)
+    if (!shared_database(config_)) {
+      try {
+        const auto stale = runtime.store().outbox_in_state(OutboxState::Sending, 100000);
+        for (const auto& mail : stale) runtime.store().release_outbox(mail.id);
+        if (!stale.empty())
+          log_.warning("outbox: " + std::to_string(stale.size()) +
+                       " mail(s) left claimed by a previous run given back for sending");
+      } catch (const std::exception& e) {
+        log_.error(std::string("outbox: claimed mails of a previous run not given back: ") + e.what());
+      }
+    }
     OutboxSender sender(runtime.store(), config_.smtp, runtime.helo(), runtime.clock(), log_);
     // --- lifecycle scheduler: SLA escalations, reminders, auto-close (scheduler.h), on this
     // thread's store, once a minute; its mails go to the outbox drained just below.

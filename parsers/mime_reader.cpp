@@ -35,6 +35,7 @@ constexpr std::size_t kMaxHeaderLines = 20000;
 constexpr std::size_t kMaxMultipartCount = 400;  // mimetic recurses once per nested multipart
 constexpr int kMaxDepth = 50;
 constexpr std::size_t kMaxAttachments = 1000;
+constexpr std::size_t kMaxPartLines = 10000;  // "--" lines (part delimiters) handed to mimetic
 constexpr std::size_t kMaxIds = 500;
 
 struct RawHeader {
@@ -893,6 +894,18 @@ ParsedMessage parse_message(std::string_view raw) {
         copied_body += "\r\n";
         copied_body.append(block.body);
         mime_input = copied_body;
+      }
+    }
+    // mimetic builds one entity per part before we see any: a multipart of a million tiny parts
+    // would take gigabytes. Cut the body before the delimiter line past the bound.
+    if (top_raw.type.value.rfind("multipart/", 0) == 0 && !parse_as_text) {
+      std::size_t lines = 0;
+      for (std::size_t at = mime_input.find("\n--"); at != std::string_view::npos; at = mime_input.find("\n--", at + 3)) {
+        if (++lines > kMaxPartLines) {
+          mime_input = mime_input.substr(0, at + 1);
+          add_defect(message.defects, "more than " + std::to_string(kMaxPartLines) + " MIME parts: the rest is not read");
+          break;
+        }
       }
     }
     // A pointer range: mimetic then copies each part's body with one append.

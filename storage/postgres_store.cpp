@@ -855,10 +855,15 @@ std::int64_t PostgresStore::add_outbox(const OutboxMail& m) {
 // One statement: the due rows are locked by the inner SELECT, rows another sender holds locked
 // right now are skipped (SKIP LOCKED), and a row whose state changed while we waited is re-checked
 // by PostgreSQL before it is taken. Two senders on any instances never get the same mail.
+// A mail waits while an older one of its ticket to the same recipients on the same channel is not
+// sent yet (the SQLite store's OUTBOX_IN_ORDER): each recipient gets a ticket's mails in order.
 #define OUTBOX_CLAIM(channel_condition)                                                                  \
   "UPDATE outbox o SET state = 'sending', lease_until = $2, attempts = o.attempts + 1 "                 \
   "FROM (SELECT id FROM outbox WHERE " channel_condition " AND ((state = 'pending' AND next_attempt_at <= $1) " \
-  "OR (state = 'sending' AND lease_until < $1)) ORDER BY next_attempt_at, id LIMIT $3 "                 \
+  "OR (state = 'sending' AND lease_until < $1)) AND NOT EXISTS (SELECT 1 FROM outbox older "           \
+  "WHERE older.ticket_id = outbox.ticket_id AND older.id < outbox.id AND older.channel = outbox.channel " \
+  "AND older.recipients = outbox.recipients AND older.state IN ('pending', 'sending')) "                \
+  "ORDER BY next_attempt_at, id LIMIT $3 "                                                              \
   "FOR UPDATE SKIP LOCKED) due WHERE o.id = due.id "                                                    \
   "RETURNING o.id, o.ticket_id, o.template_name, o.mail_from, o.recipients, o.message_id, o.raw, "      \
   "o.state, o.attempts, o.next_attempt_at, o.last_error, o.created_at, o.sent_at"

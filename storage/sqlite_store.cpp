@@ -645,11 +645,19 @@ std::int64_t SqliteStore::add_outbox(const OutboxMail& m) {
   return sqlite3_last_insert_rowid(db_);
 }
 
+// A mail waits while an older one of the same ticket to the same recipients on the same channel is
+// not sent yet (pending, or claimed): a retried mail is never overtaken by a later one, so each
+// recipient gets a ticket's mails in the order they were queued. Failed mails block nothing.
+#define OUTBOX_IN_ORDER                                                                                \
+  "NOT EXISTS (SELECT 1 FROM outbox older WHERE older.ticket_id = outbox.ticket_id AND older.id < outbox.id " \
+  "AND older.channel = outbox.channel AND older.recipients = outbox.recipients " \
+  "AND older.state IN ('pending', 'sending'))"
+
 std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, int lease_seconds) {
   // channel = '': mails for messaging channels are the channel sender's (migration 4).
   return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND ((state = 'pending' AND "
-                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
-                      "LIMIT ?",
+                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) AND " OUTBOX_IN_ORDER
+                      " ORDER BY next_attempt_at, id LIMIT ?",
                       now, limit, lease_seconds);
 }
 
@@ -895,8 +903,8 @@ bool SqliteStore::retry_outbox(std::int64_t id, Timestamp now) {
 
 std::vector<OutboxMail> SqliteStore::claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) {
   return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND ((state = 'pending' AND "
-                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) ORDER BY next_attempt_at, id "
-                      "LIMIT ?",
+                      "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) AND " OUTBOX_IN_ORDER
+                      " ORDER BY next_attempt_at, id LIMIT ?",
                       now, limit, lease_seconds);
 }
 

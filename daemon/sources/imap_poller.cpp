@@ -84,6 +84,11 @@ void ImapPoller::mark_success() {
   status_.last_error.clear();
 }
 
+void ImapPoller::mark_store_busy() {
+  std::lock_guard<std::mutex> lock(status_mutex_);
+  status_.last_error = "store busy: messages wait on the server until it is free";
+}
+
 void ImapPoller::mark_failure(const std::string& error) {
   std::lock_guard<std::mutex> lock(status_mutex_);
   if (status_.connected) {
@@ -141,14 +146,16 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
   while (!stop.load()) {
     const CycleEnd end = fetch_new(conn, selected, stop);
     if (end == CycleEnd::Stopped) break;
+    if (end == CycleEnd::StoreBusy) {
+      // Mail is waiting that cannot be applied: /healthz must say so while it lasts.
+      mark_store_busy();
+      if (!wait(timing_.busy_retry, stop)) break;
+      continue;
+    }
     mark_success();
     if (end == CycleEnd::MoreWaiting) continue;
     // Mail that came while we fetched or flagged was announced then (EXISTS), not again in IDLE.
     if (end == CycleEnd::CaughtUp && conn.take_new_mail_hint()) continue;
-    if (end == CycleEnd::StoreBusy) {
-      if (!wait(timing_.busy_retry, stop)) break;
-      continue;
-    }
     if (use_idle) {
       idle(conn, stop);
     } else if (!wait(std::chrono::seconds(config_.poll_seconds), stop)) {
@@ -368,7 +375,12 @@ void ImapPoller::idle(ImapConnection& conn, const std::atomic<bool>& stop) {
     if (r->keyword == "BYE") throw ImapError("the server closed the session: " + r->text);
     if (r->keyword == "EXISTS") news = true;
   }
-  const auto until = std::chrono::steady_clock::now() + timing_.idle_reissue;
+  // IDLE is a hint, not a promise: a notification lost in the moment between the last fetch and
+  // the server's acceptance of IDLE would otherwise leave a message waiting until the reissue. So
+  // fetch at least every poll_seconds, as without IDLE.
+  const auto until = std::chrono::steady_clock::now() +
+                     std::min<std::chrono::milliseconds>(timing_.idle_reissue,
+                                                         std::chrono::seconds(std::max(config_.poll_seconds, 1)));
   while (!news && !stop.load() && std::chrono::steady_clock::now() < until) {
     auto r = conn.read_response(timing_.stop_check);
     if (!r) continue;

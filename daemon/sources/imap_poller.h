@@ -82,6 +82,8 @@ class ImapPoller {
   void mark_connected();
   void mark_success();
   void mark_failure(const std::string& error);
+  // Connected, but the store refused the fetched mail for now (last_error says so, for /healthz).
+  void mark_store_busy();
 
   const MailboxConfig& config_;
   Store& store_;

@@ -3,7 +3,9 @@
 NNNNNN.json envelope beside it ({"mail_from", "rcpt_tos", "tls"}); an .eml appears only complete.
 
 usage: smtp_sink.py --port P --dir D [--tls-cert C --tls-key K] [--port-file F]
---port 0 picks a free port and writes it to --port-file. Runs under Debian's /usr/bin/python3
+--port 0 picks a free port and writes it to --port-file. Numbering goes on after the mails already
+in D (a sink restarted on the same directory overwrites nothing). A file D/.mode holding "4xx" or
+"5xx" makes DATA answer 451 (try later) or 554 (failed for good) instead of storing the mail. Runs under Debian's /usr/bin/python3
 (python3-aiosmtpd). Stops on SIGTERM or SIGINT."""
 import argparse, json, os, signal, ssl, threading
 from aiosmtpd.controller import Controller
@@ -11,9 +13,22 @@ from aiosmtpd.controller import Controller
 
 class Sink:
     def __init__(self, directory):
-        self.directory, self.count, self.lock = directory, 0, threading.Lock()
+        self.directory, self.lock = directory, threading.Lock()
+        self.count = max([int(n[:-4]) for n in os.listdir(directory) if n.endswith(".eml")] + [0])
+
+    def mode(self):
+        try:
+            with open(os.path.join(self.directory, ".mode")) as f:
+                return f.read().strip()
+        except OSError:
+            return "ok"
 
     async def handle_DATA(self, server, session, envelope):
+        mode = self.mode()
+        if mode == "4xx":
+            return "451 4.3.0 sink told to answer try later"
+        if mode == "5xx":
+            return "554 5.7.1 sink told to refuse for good"
         with self.lock:
             self.count += 1
             base = os.path.join(self.directory, "%06d" % self.count)

@@ -176,23 +176,36 @@ std::string ReceivedMail::body() const {
   return end == std::string::npos ? "" : raw.substr(end + 4);
 }
 
-SmtpSink::SmtpSink(const std::string& dir, int port) : dir_(dir) {
+SmtpSink::SmtpSink(const std::string& dir, int port) : dir_(dir), port_(port) {
   fs::create_directories(dir_);
+  start();
+}
+
+SmtpSink::~SmtpSink() { stop(); }
+
+void SmtpSink::start() {
+  if (pid_ > 0) return;
   const std::string port_file = dir_ + "/.port";
   fs::remove(port_file);
   pid_ = spawn({"/usr/bin/python3", std::string(ATENDD_SOURCE_DIR) + "/tests/servers/smtp_sink.py", "--port",
-                std::to_string(port), "--dir", dir_, "--port-file", port_file},
+                std::to_string(port_), "--dir", dir_, "--port-file", port_file},
                -1, -1, -1);
   for (int i = 0; i < 200 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (!fs::exists(port_file)) throw std::runtime_error("the SMTP sink did not start (is python3-aiosmtpd installed?)");
   port_ = std::stoi(read_file(port_file));
 }
 
-SmtpSink::~SmtpSink() {
+void SmtpSink::stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
     wait_for_exit(pid_);
+    pid_ = -1;
   }
+}
+
+void SmtpSink::set_mode(const std::string& mode) {
+  write_file(dir_ + "/.mode.tmp", mode);
+  fs::rename(dir_ + "/.mode.tmp", dir_ + "/.mode");
 }
 
 std::vector<ReceivedMail> SmtpSink::mails() const {
@@ -224,12 +237,15 @@ std::vector<ReceivedMail> SmtpSink::wait_for(size_t count, double seconds) const
   }
 }
 
-DaemonProcess::DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+DaemonProcess::DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env,
+                             const std::string& output) {
   std::vector<std::string> argv{ATENDD_BINARY};
   argv.insert(argv.end(), args.begin(), args.end());
   const int null_fd = ::open("/dev/null", O_RDWR);
-  pid_ = spawn(argv, null_fd, -1, -1, env);
+  const int out_fd = output.empty() ? -1 : ::open(output.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  pid_ = spawn(argv, null_fd, out_fd, out_fd, env);
   ::close(null_fd);
+  if (out_fd >= 0) ::close(out_fd);
 }
 
 std::optional<int> DaemonProcess::wait_exit(double seconds) {

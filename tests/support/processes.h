@@ -57,6 +57,12 @@ class SmtpSink {
   std::vector<ReceivedMail> mails() const;
   // Waits up to `seconds` for at least `count` mails; returns them.
   std::vector<ReceivedMail> wait_for(size_t count, double seconds) const;
+  // Fault injection: stop() takes the server down (connections refused), start() brings it
+  // back on the same port, numbering on after the mails already received. set_mode("4xx") or
+  // ("5xx") makes it answer DATA with 451 or 554 instead of storing; set_mode("ok") ends that.
+  void stop();
+  void start();
+  void set_mode(const std::string& mode);
  private:
   std::string dir_;
   int port_ = 0;
@@ -66,8 +72,10 @@ class SmtpSink {
 // A long-running `atendd` (the daemon), stopped with SIGTERM when the object goes away.
 class DaemonProcess {
  public:
-  // `env`: extra "NAME=value" entries for the child's environment.
-  explicit DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+  // `env`: extra "NAME=value" entries for the child's environment. `output`: a file that gets the
+  // child's stdout and stderr (appended), instead of the test's own.
+  explicit DaemonProcess(const std::vector<std::string>& args, const std::vector<std::string>& env = {},
+                         const std::string& output = "");
   // Waits up to `seconds` for the process to end by itself; returns its exit code, or nothing.
   std::optional<int> wait_exit(double seconds);
   ~DaemonProcess();
