@@ -53,6 +53,8 @@
 #include "daemon/pipeline/forward_to_open.h"
 #include "daemon/sources/archive_import.h"
 #include "daemon/sources/deliver_command.h"
+#include "daemon/tickets/engine.h"  // random_hex
+#include "daemon/tickets/reply_token.h"
 #include "parsers/json_output.h"
 #include "parsers/mime_reader.h"
 
@@ -211,6 +213,10 @@ class AtenddApp : public Poco::Util::ServerApplication {
 
     Poco::Logger& log = Poco::Logger::get("atendd");
     try {
+      // The key of the agents' reply tokens (daemon/tickets/reply_token.h): secret_file's, or the
+      // one kept in state_dir. route --explain writes nothing, so it makes up one for its run.
+      if (command == "route" && config_.server.secret.empty()) config_.server.secret = random_hex(32);
+      else ensure_token_secret(config_.server);
       if (command == "deliver") {
         if (mailbox_.empty()) return usage("deliver needs --mailbox NAME");
         return run_deliver(config_, mailbox_, std::cin, std::cout, log);
@@ -500,6 +506,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
   // configuration; if that start fails, the previous one runs again. True when swapped.
   bool reload(Config fresh, std::unique_ptr<Service>& service, Watchdog& watchdog, Poco::Logger& log) {
     try {
+      ensure_token_secret(fresh.server);
       make_renderer(fresh);
     } catch (const std::exception& e) {
       log.error(std::string("reload refused: ") + one_line(e.what()));

@@ -6,6 +6,7 @@
 #include <Poco/String.h>
 
 #include "daemon/outbox/mail_composer.h"
+#include "daemon/tickets/reply_token.h"
 
 namespace atendd {
 
@@ -101,7 +102,16 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
                                                             : mustache::data::type::bool_true);
   const std::string sender = parsed.from.name.empty() ? Poco::toLower(parsed.from.address)
                                                       : parsed.from.name + " <" + Poco::toLower(parsed.from.address) + ">";
+  // Mails only to agents carry the agent token: the one that proves an agent (reply_token.h).
   const std::string reply_to = reply_address_for(server, ticket.reply_token);
+  const std::string agent_reply_to = reply_address_for(server, agent_reply_token(server, ticket.reply_token));
+  auto only_agents = [this](const OutgoingMail& mail) {
+    if (mail.audience != OutgoingMail::Audience::Agent || mail.to.empty()) return false;
+    for (const auto* list : {&mail.to, &mail.cc})
+      for (const auto& a : *list)
+        if (!config_.agent_by_email(a.address)) return false;
+    return true;
+  };
 
   for (const auto& mail : update.mails) {
     mustache::data mail_context = context;
@@ -128,7 +138,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
     parts.from = {server.address, mail.from_name.empty() ? server.name : mail.from_name};
     parts.to = mail.to;
     parts.cc = mail.cc;
-    parts.reply_to = Address{reply_to, server.name};
+    parts.reply_to = Address{only_agents(mail) ? agent_reply_to : reply_to, server.name};
     parts.subject = subject_tag_for(server, ticket.protocol) + " " + rendered.subject;
     parts.text = rendered.text;
     parts.html = rendered.html;

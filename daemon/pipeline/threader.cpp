@@ -1,6 +1,7 @@
 // threader.cpp — see threader.h. Order: subject tag, then our Message-IDs in In-Reply-To and
 // References, then the reply token; the first candidate whose sender check passes wins.
 #include "daemon/pipeline/threader.h"
+#include "daemon/tickets/reply_token.h"
 
 #include <algorithm>
 #include <cctype>
@@ -120,23 +121,28 @@ ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink, boo
     candidates.push_back({*t, ThreadMatch::By::SubjectTag, "subject tag " + matched});
   if (auto t = by_references(message, matched))
     candidates.push_back({*t, ThreadMatch::By::References, matched + " is a mail of this ticket"});
+  // The customer's token names the ticket; only the agent token (reply_token.h) proves an agent.
+  const ReplyTokenRef ref = read_reply_token(config_.server, token);
   if (!token.empty())
-    if (auto t = store_.ticket_by_reply_token(token))
-      candidates.push_back({*t, ThreadMatch::By::ReplyToken, "the ticket's reply token among the recipients"});
+    if (auto t = store_.ticket_by_reply_token(ref.ticket_token))
+      candidates.push_back({*t, ThreadMatch::By::ReplyToken,
+                            ref.agent ? "the ticket's agent token among the recipients"
+                                      : "the ticket's reply token among the recipients"});
 
   for (const auto& [ticket, by, rule] : candidates) {
-    const bool has_token = !token.empty() && token == ticket.reply_token;
+    const bool has_token = !token.empty() && ref.ticket_token == ticket.reply_token;
+    const bool has_agent_token = has_token && (ref.agent || config_.server.secret.empty());
     ThreadMatch match{ticket, by, SenderRole::Contact, nullptr};
     const AgentConfig* agent = config_.agent_by_email(from);
-    if (agent && (has_token || archived || authenticated_by_mta(message))) {
+    if (agent && (has_agent_token || archived || authenticated_by_mta(message))) {
       match.role = SenderRole::Agent;
       match.agent = agent;
       result.match = match;
       explain(sink, "sender", "agent " + agent->id,
-              from + (has_token  ? " with the ticket's reply token"
-                      : archived ? " in an archive import (address alone)"
-                                 : " with a trusted Authentication-Results (" + config_.server.trusted_authserv_id +
-                                      ", dmarc=pass)"));
+              from + (has_agent_token ? " with the ticket's agent token"
+                      : archived      ? " in an archive import (address alone)"
+                                      : " with a trusted Authentication-Results (" + config_.server.trusted_authserv_id +
+                                            ", dmarc=pass)"));
       explain(sink, "threader", "ticket " + ticket.protocol, rule);
       return result;
     }
@@ -162,7 +168,7 @@ ThreadResult Threader::find(const ParsedMessage& message, Explanation* sink, boo
       return result;
     }
     result.refused = "sender " + (from.empty() ? std::string("(none)") : from) + " does not belong to ticket " +
-                     ticket.protocol + (agent ? " (an agent's address without the ticket's token)" : "");
+                     ticket.protocol + (agent ? " (an agent's address without the ticket's agent token)" : "");
     explain(sink, "threader", "refused ticket " + ticket.protocol, rule + "; but " + result.refused);
   }
   explain_new_sender(message, sink);

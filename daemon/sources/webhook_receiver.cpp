@@ -25,12 +25,6 @@ namespace {
 
 constexpr const char* kChannelDomain = ".channel.invalid";
 
-class SHA256Engine : public Poco::SHA2Engine {
- public:
-  enum { BLOCK_SIZE = 64, DIGEST_SIZE = 32 };
-  SHA256Engine() : Poco::SHA2Engine(Poco::SHA2Engine::SHA_256) {}
-};
-
 Object::Ptr parse_json_object(const std::string& body, std::string& error) {
   try {
     Poco::JSON::Parser parser;
@@ -118,20 +112,6 @@ bool parse_channel_address(const std::string& address, std::string& channel_id, 
   sender_id = address.substr(0, at);
   channel_id = address.substr(at + 1, address.size() - domain.size() - at - 1);
   return !sender_id.empty() && !channel_id.empty();
-}
-
-std::string hmac_sha256_hex(const std::string& key, const std::string& body) {
-  Poco::HMACEngine<SHA256Engine> hmac(key);
-  hmac.update(body);
-  return Poco::DigestEngine::digestToHex(hmac.digest());
-}
-
-bool same_secret(const std::string& a, const std::string& b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const std::string& longer = a.size() >= b.size() ? a : b;
-  for (size_t i = 0; i < longer.size(); ++i)
-    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
-  return diff == 0;
 }
 
 std::vector<ChannelMessage> parse_whatsapp(const std::string& body, std::string& error) {

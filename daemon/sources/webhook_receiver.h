@@ -13,6 +13,7 @@
 #include "daemon/admin/http_server.h"
 #include "daemon/config/config.h"
 #include "daemon/pipeline/inbound.h"
+#include "daemon/tickets/reply_token.h"  // hmac_sha256_hex, same_secret
 
 namespace atendd {
 
@@ -36,11 +37,6 @@ bool parse_channel_address(const std::string& address, std::string& channel_id, 
 std::vector<ChannelMessage> parse_whatsapp(const std::string& body, std::string& error);
 std::vector<ChannelMessage> parse_telegram(const std::string& body, std::string& error);
 std::vector<ChannelMessage> parse_generic(const std::string& body, std::string& error);
-
-// Lower-case hex HMAC-SHA256 of `body` with `key`.
-std::string hmac_sha256_hex(const std::string& key, const std::string& body);
-// Compares in time independent of where they differ.
-bool same_secret(const std::string& a, const std::string& b);
 
 // Runs one channel message through the pipeline (the caller holds the store for this thread).
 Outcome deliver_channel_message(InboundPipeline& pipeline, Store& store, const Config& config,

@@ -141,14 +141,16 @@ struct TwoTickets {
     ours.fresh();
   }
   // Maria's From, `tag` in the subject, `token` in the reply address; true when nothing of it
-  // went out as the agent's word and no agent reply was stored.
+  // went out as the agent's word (to a customer) and no agent reply was stored. A mail with the
+  // customer's token is the customer's words: it may reach the responsible as a customer update.
   bool refused_as_agent(const std::string& tag, const std::string& token, const std::string& id) {
     const std::string forged = "From: Maria <maria@atendd.test>\r\nTo: suporte+" + token +
                                "@atendd.test\r\nSubject: Re: [#" + tag + "] Seu ticket\r\nMessage-ID: <" + id +
                                ">\r\n\r\nCLIQUE AQUI http://evil.test/pague\r\n";
     CHECK(ours.deliver(forged) == 0);
     bool refused = true;
-    for (const auto& m : ours.fresh()) refused = refused && m.raw.find("evil.test/pague") == std::string::npos;
+    for (const auto& m : ours.fresh())
+      if (m.raw.find("evil.test/pague") != std::string::npos) refused = refused && !to_domain(m, "@cliente.test");
     for (const auto& t : {ana, bia})
       for (const auto& a : ours.store()->articles(t.id))
         if (a.message_id == id) refused = refused && a.kind != ArticleKind::AgentReply;
@@ -172,16 +174,14 @@ TEST_CASE("a forged agent with the token of another ticket cannot act on the tic
     for (const auto& r : m.rcpt_tos) CHECK((r != "ana@cliente.test" || m.raw.find("evil.test/pague") == std::string::npos));
   for (const auto& a : desk.ours.store()->articles(desk.ana.id)) CHECK(a.kind != ArticleKind::AgentReply);
   figures.messages = 3;
-  figures.note = "token reuse by a ticket's own customer: see the [!shouldfail] test";
   record(figures);
 }
 
-// KNOWN HOLE (invariant 5), left open: the reply token that proves an agent is the same token every
-// mail to the customer carries in Reply-To, so the customer can forge the agent's From with it. This
-// test fails while the hole is open ([!shouldfail] keeps the suite green and turns red once it is
-// fixed: then drop the tag). A fix needs a separate agent token in the mails to agents.
-TEST_CASE("KNOWN HOLE - a customer forging the agent From with her own ticket token is not taken for the agent",
-          "[faults][impersonation][!shouldfail]") {
+// Invariant 5: the reply token every mail to the customer carries in Reply-To names the ticket but
+// proves no agent; only the agent token of the mails to agents does (daemon/tickets/reply_token.h).
+// So the customer, who has her token, cannot forge the agent's From with it.
+TEST_CASE("a customer forging the agent From with her own ticket token is not taken for the agent",
+          "[faults][impersonation]") {
   TwoTickets desk;
   CHECK(desk.refused_as_agent(desk.bia.protocol, desk.bia.reply_token, "forged-2@evil.test"));
 }

@@ -41,9 +41,16 @@ struct Office {
   std::string token(const std::string& protocol) {
     return SqliteStore(state_dir + "/atendd.db").ticket_by_protocol(protocol)->reply_token;
   }
+  // The agent answers the last mail she got, to its Reply-To: the ticket's agent token (the
+  // customer's reply token proves no agent).
   RunResult agent(const std::string& who, const std::string& protocol, const std::string& body) {
-    return deliver("From: " + who + "@atendd.test\r\nTo: suporte+" + token(protocol) + "@atendd.test\r\nSubject: Re: [#" +
-                       protocol + "]\r\n",
+    const auto got = received_by(who + "@atendd.test", 1);
+    REQUIRE(!got.empty());
+    const auto reply_to = got.back().headers_named("Reply-To");
+    REQUIRE(!reply_to.empty());
+    std::smatch m;
+    REQUIRE(std::regex_search(reply_to.back(), m, std::regex("suporte\\+[0-9a-f]+@atendd\\.test")));
+    return deliver("From: " + who + "@atendd.test\r\nTo: " + m[0].str() + "\r\nSubject: Re: [#" + protocol + "]\r\n",
                    body);
   }
   // The decoded mails the SMTP server got for `rcpt`, in order.
