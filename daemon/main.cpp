@@ -214,9 +214,9 @@ class AtenddApp : public Poco::Util::ServerApplication {
     Poco::Logger& log = Poco::Logger::get("atendd");
     try {
       // The key of the agents' reply tokens (daemon/tickets/reply_token.h): secret_file's, or the
-      // one kept in state_dir. route --explain writes nothing, so it makes up one for its run.
-      if (command == "route" && config_.server.secret.empty()) config_.server.secret = random_hex(32);
-      else ensure_token_secret(config_.server);
+      // one kept in state_dir. route --explain writes nothing: without either, it makes one up.
+      if (command != "route") ensure_token_secret(config_.server);
+      else if (!read_token_secret(config_.server)) config_.server.secret = random_hex(32);
       if (command == "deliver") {
         if (mailbox_.empty()) return usage("deliver needs --mailbox NAME");
         return run_deliver(config_, mailbox_, std::cin, std::cout, log);

@@ -1138,6 +1138,12 @@ OutboxCounts PostgresStore::outbox_counts() {
     out.sent = q.i64(0);
     out.send_latency_seconds_sum = q.i64(1);
   }
+  auto retries = query("SELECT COALESCE(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END), 0), "
+                       "COALESCE(SUM(attempts), 0) FROM outbox WHERE state <> 'sent'");
+  if (retries.step()) {
+    out.retrying = retries.i64(0);
+    out.unsent_attempts = retries.i64(1);
+  }
   return out;
 }
 

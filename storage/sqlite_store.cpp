@@ -133,7 +133,17 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   try {
-    exec("PRAGMA journal_mode=WAL");
+    // Two connections opening a new file at once: the change to WAL can answer "locked" without
+    // waiting on the busy handler (it needs the file to itself). Try again within the timeout.
+    for (int waited_ms = 0;; waited_ms += 10) {
+      try {
+        exec("PRAGMA journal_mode=WAL");
+        break;
+      } catch (const StoreError& e) {
+        if (e.kind() != StoreError::Kind::Busy || waited_ms >= busy_timeout_ms) throw;
+        sqlite3_sleep(10);
+      }
+    }
     exec("PRAGMA synchronous=NORMAL");
     exec("PRAGMA foreign_keys=ON");
     // The per-message savepoints of a group commit keep their undo pages in a sub-journal, which
@@ -936,6 +946,12 @@ OutboxCounts SqliteStore::outbox_counts() {
   if (q.step()) {
     out.sent = q.i64(0);
     out.send_latency_seconds_sum = q.i64(1);
+  }
+  auto retries = query("SELECT COALESCE(SUM(CASE WHEN state = 'pending' AND attempts > 0 THEN 1 ELSE 0 END), 0), "
+                       "COALESCE(SUM(attempts), 0) FROM outbox WHERE state <> 'sent'");
+  if (retries.step()) {
+    out.retrying = retries.i64(0);
+    out.unsent_attempts = retries.i64(1);
   }
   return out;
 }

@@ -201,6 +201,8 @@ struct OutboxCounts {
   std::vector<std::pair<std::string, std::int64_t>> by_state;  // "pending", "failed", …
   std::int64_t sent = 0;
   std::int64_t send_latency_seconds_sum = 0;  // sum of sent_at - created_at over sent mails
+  std::int64_t retrying = 0;         // waiting mails that failed at least once (next try scheduled)
+  std::int64_t unsent_attempts = 0;  // attempts made on the mails not sent (waiting or failed)
 };
 
 class StoreError : public std::runtime_error {

@@ -89,6 +89,10 @@ std::string render_metrics(AdminContext& context) {
   family(out, "atendd_outbox_send_latency_seconds", "summary", "Time from queueing to delivery of sent mails.");
   out << "atendd_outbox_send_latency_seconds_sum " << outbox.send_latency_seconds_sum << "\n";
   out << "atendd_outbox_send_latency_seconds_count " << outbox.sent << "\n";
+  family(out, "atendd_outbox_retrying", "gauge", "Waiting outgoing mails that failed at least once (backing off).");
+  out << "atendd_outbox_retrying " << outbox.retrying << "\n";
+  family(out, "atendd_outbox_unsent_attempts", "gauge", "Attempts made on the outgoing mails not sent yet or failed.");
+  out << "atendd_outbox_unsent_attempts " << outbox.unsent_attempts << "\n";
 
   family(out, "atendd_sla_breaches_total", "counter", "SLA deadlines that passed and were escalated, by deadline.");
   std::map<std::string, std::int64_t> breaches{{"first_response", 0}, {"next_contact", 0}};

@@ -66,6 +66,18 @@ ReplyTokenRef read_reply_token(const ServerConfig& server, const std::string& to
   return ref;
 }
 
+bool read_token_secret(ServerConfig& server) {
+  if (!server.secret.empty()) return true;
+  std::ifstream in(server.state_dir + "/secret");
+  if (!in) return false;
+  std::stringstream content;
+  content << in.rdbuf();
+  const std::string secret = Poco::trim(content.str());
+  if (secret.size() < 32) return false;
+  server.secret = secret;
+  return true;
+}
+
 void ensure_token_secret(ServerConfig& server) {
   if (!server.secret.empty()) return;
   Poco::File(server.state_dir).createDirectories();
@@ -84,14 +96,7 @@ void ensure_token_secret(ServerConfig& server) {
   }
   // Created here or by another process a moment ago (it may still be writing it: wait for it).
   for (int attempt = 0; attempt < 50; ++attempt) {
-    std::ifstream in(path);
-    std::stringstream content;
-    content << in.rdbuf();
-    const std::string secret = Poco::trim(content.str());
-    if (secret.size() >= 32) {
-      server.secret = secret;
-      return;
-    }
+    if (read_token_secret(server)) return;
     ::usleep(20000);
   }
   throw std::runtime_error(path + " holds no secret (remove it and start again, or set secret_file)");

@@ -28,6 +28,10 @@ struct ReplyTokenRef {
 };
 ReplyTokenRef read_reply_token(const ServerConfig& server, const std::string& token);
 
+// Reads `state_dir/secret` into server.secret when it exists and no secret_file gave one; true
+// when server.secret is set after. Creates nothing (route --explain writes nothing).
+bool read_token_secret(ServerConfig& server);
+
 // Reads `state_dir/secret`, creating it (32 random bytes as hex, mode 0600) when missing, into
 // server.secret unless a secret_file gave one. Throws std::runtime_error when it cannot.
 void ensure_token_secret(ServerConfig& server);

@@ -62,6 +62,8 @@ TEST_CASE("mail queued while the SMTP server is down is delivered once and in or
   const std::string metrics = http("GET", site.admin_url("/metrics"), Site::kReadToken).body;
   CHECK(metric(metrics, "atendd_outbox_mails{state=\"pending\"}") + metric(metrics, "atendd_outbox_mails{state=\"sending\"}") > 0);
   CHECK(metric(metrics, "atendd_outbox_send_latency_seconds_count") == 0);
+  CHECK(metric(metrics, "atendd_outbox_retrying") > 0);  // backing off, visible
+  CHECK(metric(metrics, "atendd_outbox_unsent_attempts") >= metric(metrics, "atendd_outbox_retrying"));
   CHECK(site.sink.mails().empty());
 
   // Back up: everything goes out once, each ticket's mails in the order they were queued.
@@ -93,6 +95,8 @@ TEST_CASE("mail queued while the SMTP server is down is delivered once and in or
   CHECK(out_of_order == 0);
   const std::string after = http("GET", site.admin_url("/metrics"), Site::kReadToken).body;
   CHECK(metric(after, "atendd_outbox_send_latency_seconds_count") == c.outbox);
+  CHECK(metric(after, "atendd_outbox_retrying") == 0);
+  CHECK(metric(after, "atendd_outbox_unsent_attempts") == 0);
   CHECK(daemon->stop() == 0);
   figures.note = std::to_string(c.outbox) + " mails, " + std::to_string(out_of_order) + " out of order";
   record(figures);

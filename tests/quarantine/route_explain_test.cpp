@@ -2,7 +2,7 @@
 // hand-made message per kind of decision (type by match_subject, match_to, a mailbox's default,
 // the server's default; fixed, round-robin and least-loaded assignment; a loop; an auto-reply; a
 // bounce of our mail and one of someone else's; a reply by subject tag, by In-Reply-To; an agent
-// by reply token with commands; a stranger refused; an agent's address without proof), each
+// by agent token with commands; a stranger refused; an agent's address without proof), each
 // asserting the reasons printed. Around them all: the state directory (store file included) keeps
 // its checksum and the SMTP sink receives nothing.
 #include <filesystem>
@@ -120,16 +120,18 @@ TEST_CASE("route explain prints every stage's decision and why and changes nothi
   const std::string protocol = m[1];
   const auto sent = desk.sink.wait_for(2, 10);
   REQUIRE(sent.size() == 2);
-  std::string opening_id, token;
-  for (const auto& mail : sent)
-    if (mail.rcpt_tos.front() == "joana@cliente.test") {
-      opening_id = mail.header("Message-ID");
+  std::string opening_id, agent_token;  // the agent token: in the Reply-To of the forward to Maria
+  for (const auto& mail : sent) {
+    if (mail.rcpt_tos.front() == "joana@cliente.test") opening_id = mail.header("Message-ID");
+    if (mail.rcpt_tos.front() == "maria@atendd.test") {
       std::smatch t;
       const std::string reply_to = mail.header("Reply-To");
       REQUIRE(std::regex_search(reply_to, t, std::regex("suporte\\+([0-9a-f]+)@")));
-      token = t[1];
+      agent_token = t[1];
     }
+  }
   REQUIRE(!opening_id.empty());
+  REQUIRE(!agent_token.empty());
 
   const std::string before = tree_checksum(desk.state_dir);
   REQUIRE(has(before, "atendd.db "));
@@ -234,12 +236,12 @@ TEST_CASE("route explain prints every stage's decision and why and changes nothi
     INFO(r.out);
     CHECK(has(line_of(r.out, "threader"), "ticket " + protocol + " — In-Reply-To " + opening_id + " is a mail of this ticket"));
 
-    // 11. The agent, proven by the reply token, with commands.
-    r = desk.explain("From: Maria Souza <maria@atendd.test>\r\nTo: suporte+" + token +
+    // 11. The agent, proven by the agent token of the mails to her, with commands.
+    r = desk.explain("From: Maria Souza <maria@atendd.test>\r\nTo: suporte+" + agent_token +
                      "@atendd.test\r\nSubject: Re: [#" + protocol + "] Produto com defeito\r\n"
                      "Message-ID: <ag1@atendd.test>\r\n\r\n#priority urgent\r\n#note\r\nligar amanhã\r\n");
     INFO(r.out);
-    CHECK(has(line_of(r.out, "sender"), "agent maria — maria@atendd.test with the ticket's reply token"));
+    CHECK(has(line_of(r.out, "sender"), "agent maria — maria@atendd.test with the ticket's agent token"));
     CHECK(has(line_of(r.out, "threader"), "ticket " + protocol + " — subject tag"));
     CHECK(has(line_of(r.out, "commands"), "#priority urgent, #note — from agent maria's first lines"));
     CHECK(has(line_of(r.out, "engine"), "priority high → urgent"));
@@ -256,7 +258,7 @@ TEST_CASE("route explain prints every stage's decision and why and changes nothi
     r = desk.explain("From: maria@atendd.test\r\nTo: suporte@atendd.test\r\nSubject: Re: [#" + protocol +
                      "] x\r\nMessage-ID: <forged@atendd.test>\r\n\r\n#close\r\n");
     INFO(r.out);
-    CHECK(has(line_of(r.out, "threader"), "(an agent's address without the ticket's token)"));
+    CHECK(has(line_of(r.out, "threader"), "(an agent's address without the ticket's agent token)"));
     CHECK(has(line_of(r.out, "sender"), "the address of agent maria"));
 
     // 14. A real customer message from the corpus, with its defects and attachments.
