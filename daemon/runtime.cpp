@@ -23,13 +23,15 @@ std::unique_ptr<Renderer> make_renderer(const Config& config) {
   return renderer;
 }
 
-Runtime::Runtime(const Config& config, Poco::Logger& log)
+Runtime::Runtime(const Config& config, Poco::Logger& log) : Runtime(config, log, nullptr) {}
+
+Runtime::Runtime(const Config& config, Poco::Logger& log, std::shared_ptr<const Renderer> renderer)
     : config_(config),
       store_((Poco::File(config.server.state_dir).createDirectories(), open_store(config.server.database))),
       blobs_(!config.server.blob_dir.empty() ? std::make_unique<BlobStore>(config.server.blob_dir)
              : config.server.database.rfind("sqlite:", 0) == 0 ? std::make_unique<BlobStore>(config.server.state_dir)
                                                               : std::make_unique<BlobStore>(*store_)),
-      renderer_(make_renderer(config)) {
+      renderer_(renderer ? std::move(renderer) : std::shared_ptr<const Renderer>(make_renderer(config))) {
   log.debug("state in " + config.server.state_dir + ", database " + config.server.database);
 }
 

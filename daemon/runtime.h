@@ -22,10 +22,13 @@ class Runtime {
   // state directory; with PostgreSQL and no blob_dir, the database), compiles the templates.
   // Throws StoreError or TemplateError.
   Runtime(const Config& config, Poco::Logger& log);
+  // The same with templates already compiled (shared between threads; null = compile them).
+  Runtime(const Config& config, Poco::Logger& log, std::shared_ptr<const Renderer> renderer);
 
   Store& store() { return *store_; }
   BlobStore& blobs() { return *blobs_; }
   const Renderer& renderer() const { return *renderer_; }
+  std::shared_ptr<const Renderer> shared_renderer() const { return renderer_; }
   const Clock& clock() const { return clock_; }
   // The EHLO name: [smtp] helo, or the domain of our address.
   std::string helo() const;
@@ -34,7 +37,7 @@ class Runtime {
   const Config& config_;
   std::unique_ptr<Store> store_;
   std::unique_ptr<BlobStore> blobs_;  // after store_: may write through it
-  std::unique_ptr<Renderer> renderer_;
+  std::shared_ptr<const Renderer> renderer_;
   SystemClock clock_;
 };
 

@@ -163,6 +163,7 @@ void Service::start() {
     stopping_ = false;
   }
   Runtime check(config_, log_);  // fail here, in the caller, when the store or templates are bad
+  renderer_ = check.shared_renderer();
   outbox_thread_ = std::thread([this] { outbox_loop(); });
   mailboxes_stop_ = false;
   for (const auto& [name, mailbox] : config_.mailboxes) {
@@ -223,7 +224,7 @@ void Service::stop() {
 
 void Service::outbox_loop() {
   try {
-    Runtime runtime(config_, log_);  // this thread's own store connection
+    Runtime runtime(config_, log_, renderer_);  // this thread's own store connection
     // With SQLite this process is the only daemon: mails still claimed ("sending") were claimed by
     // a run of it that died mid-send. Give them back now, or they wait out their 5-minute lease
     // after every crash. (A concurrent `atendd deliver` may be sending one of them this very
@@ -287,7 +288,7 @@ void Service::outbox_loop() {
 
 void Service::mailbox_loop(const MailboxConfig& mailbox) {
   try {
-    Runtime runtime(config_, log_);  // this thread's own store connection
+    Runtime runtime(config_, log_, renderer_);  // this thread's own store connection
     InboundPipeline pipeline(runtime.store(), runtime.blobs(), config_, runtime.renderer(),
                              runtime.clock(), log_);
     ImapPoller poller(mailbox, runtime.store(),

@@ -17,6 +17,7 @@
 
 #include "daemon/admin/http_server.h"
 #include "daemon/config/config.h"
+#include "daemon/outbox/renderer.h"
 
 namespace atendd {
 
@@ -46,6 +47,9 @@ class Service {
   std::map<std::string, const ImapPoller*> pollers_;
   // --- messaging channels: one Telegram getUpdates loop per channel with poll_url.
   std::vector<std::thread> channel_threads_;
+  // The templates, compiled once in start() and shared by every thread (Renderer::render is
+  // const and renders on a copy): about 0.5 MiB each that every thread held before.
+  std::shared_ptr<const Renderer> renderer_;
   std::thread outbox_thread_;
   std::vector<std::thread> mailbox_threads_;
   std::atomic<bool> mailboxes_stop_{false};

@@ -1,11 +1,18 @@
-// mail_composer.cpp — composes with POCO's MailMessage (QP, RFC 2047 words, multipart writer).
+// mail_composer.cpp — writes the mail into one std::string: the headers (RFC 2047 words from
+// POCO's MailMessage::encodeWord), the bodies through body_encoding (quoted-printable, base64)
+// and the multipart framing as POCO's MultipartWriter did it, without its char-by-char streams.
 #include "daemon/outbox/mail_composer.h"
 
-#include <sstream>
-
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/MailMessage.h>
-#include <Poco/Net/StringPartSource.h>
+#include <Poco/Net/MediaType.h>
+#include <Poco/Net/MessageHeader.h>
+#include <Poco/Net/MultipartWriter.h>
+#include <Poco/String.h>
 #include <Poco/Timestamp.h>
+
+#include "daemon/outbox/body_encoding.h"
 
 namespace atendd {
 
@@ -93,54 +100,129 @@ std::string header_safe(const std::string& value) {
   return out;
 }
 
+namespace {
+
+// The header block in the order POCO's MailMessage wrote it (Date and Content-Type first, then
+// in the order set); setting a name again replaces the value in place (case-insensitive).
+class HeaderList {
+ public:
+  void set(std::string name, std::string value) {
+    for (auto& [n, v] : headers_)
+      if (Poco::icompare(n, name) == 0) {
+        v = std::move(value);
+        return;
+      }
+    headers_.emplace_back(std::move(name), std::move(value));
+  }
+  void write(std::string& out) const {
+    std::string block;
+    for (const auto& [name, value] : headers_) {
+      block += name;
+      block += ": ";
+      block += value;
+      block += "\r\n";
+    }
+    out += to_crlf(block);  // RFC 2047 folding is CRLF already; this keeps it so whatever writes it
+  }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> headers_;
+};
+
+const std::string kTextType = "text/plain; charset=UTF-8";
+
+// One MIME part: its header lines (Content-Type, Content-Transfer-Encoding, Content-Disposition)
+// and its encoded body, framed by `boundary` the way Poco::Net::MultipartWriter frames parts.
+void open_part(std::string& out, const std::string& boundary, bool first, const std::string& type,
+               const char* encoding, const std::string& disposition) {
+  if (!first) out += "\r\n";
+  out += "--";
+  out += boundary;
+  out += "\r\nContent-Type: ";
+  out += type;
+  out += "\r\nContent-Transfer-Encoding: ";
+  out += encoding;
+  out += "\r\nContent-Disposition: ";
+  out += disposition;
+  out += "\r\n\r\n";
+}
+
+void close_parts(std::string& out, const std::string& boundary) {
+  out += "\r\n--";
+  out += boundary;
+  out += "--\r\n";
+}
+
+}  // namespace
+
 std::string compose_mail(const MailParts& parts) {
-  MailMessage message;
-  message.setSender(mailbox(parts.from));
+  HeaderList headers;
+  headers.set("Date", Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(parts.date)),
+                                                      Poco::DateTimeFormat::RFC1123_FORMAT));
+  headers.set("Content-Type", kTextType);
+  headers.set("From", mailbox(parts.from));
   // The To header is written by hand: POCO quotes real names, and an encoded word inside quotes
   // is not decoded by strict readers (RFC 2047, section 5). Envelope recipients go separately.
   std::string to_header;
   for (const auto& to : parts.to) to_header += (to_header.empty() ? "" : ", ") + mailbox(to);
-  message.set("To", to_header);
+  headers.set("To", to_header);
   std::string cc_header;
   for (const auto& cc : parts.cc) cc_header += (cc_header.empty() ? "" : ", ") + mailbox(cc);
-  if (!cc_header.empty()) message.set("Cc", cc_header);
-  message.setSubject(encoded_subject(parts.subject));
-  message.setDate(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(parts.date)));
-  message.set("Message-ID", "<" + header_safe(parts.message_id) + ">");
-  if (!parts.in_reply_to.empty()) message.set("In-Reply-To", "<" + header_safe(parts.in_reply_to) + ">");
+  if (!cc_header.empty()) headers.set("Cc", cc_header);
+  headers.set("Subject", encoded_subject(parts.subject));
+  headers.set("Message-ID", "<" + header_safe(parts.message_id) + ">");
+  if (!parts.in_reply_to.empty()) headers.set("In-Reply-To", "<" + header_safe(parts.in_reply_to) + ">");
   const std::string references = bracketed_list(parts.references);
-  if (!references.empty()) message.set("References", references);
-  if (parts.reply_to) message.set("Reply-To", mailbox(*parts.reply_to));
-  if (!parts.auto_submitted.empty()) message.set("Auto-Submitted", header_safe(parts.auto_submitted));
-  if (!parts.x_loop.empty()) message.set("X-Loop", header_safe(parts.x_loop));
-  for (const auto& [name, value] : parts.extra_headers) message.set(header_safe(name), header_safe(value));
+  if (!references.empty()) headers.set("References", references);
+  if (parts.reply_to) headers.set("Reply-To", mailbox(*parts.reply_to));
+  if (!parts.auto_submitted.empty()) headers.set("Auto-Submitted", header_safe(parts.auto_submitted));
+  if (!parts.x_loop.empty()) headers.set("X-Loop", header_safe(parts.x_loop));
+  for (const auto& [name, value] : parts.extra_headers) headers.set(header_safe(name), header_safe(value));
 
-  const std::string text_type = "text/plain; charset=UTF-8";
+  std::string out;
+  size_t body_size = parts.text.size() + (parts.html ? parts.html->size() : 0);
+  for (const auto& file : parts.files) body_size += file.data.size() / 3 * 4 + file.data.size() / 27;
+  out.reserve(1024 + body_size + body_size / 8);
   const bool multipart = parts.html.has_value() || !parts.files.empty();
   if (!multipart) {
-    message.setContentType(text_type);
-    message.setContent(parts.text, MailMessage::ENCODING_QUOTED_PRINTABLE);
-  } else {
-    if (parts.html) {
-      auto* alternative = new Poco::Net::MultipartSource("multipart/alternative");
-      alternative->addPart("", new Poco::Net::StringPartSource(parts.text, text_type), MailMessage::CONTENT_INLINE,
-                           MailMessage::ENCODING_QUOTED_PRINTABLE);
-      alternative->addPart("", new Poco::Net::StringPartSource(*parts.html, "text/html; charset=UTF-8"),
-                           MailMessage::CONTENT_INLINE, MailMessage::ENCODING_QUOTED_PRINTABLE);
-      message.addContent(alternative, MailMessage::ENCODING_7BIT);
-    } else {
-      message.addContent(new Poco::Net::StringPartSource(parts.text, text_type),
-                         MailMessage::ENCODING_QUOTED_PRINTABLE);
-    }
-    for (const auto& file : parts.files) {
-      const std::string name = encoded(file.filename);
-      message.addAttachment(name, new Poco::Net::StringPartSource(file.data, header_safe(file.content_type), name),
-                            MailMessage::ENCODING_BASE64);
-    }
+    headers.set("Content-Type", kTextType);
+    headers.set("Content-Transfer-Encoding", "quoted-printable");
+    headers.write(out);
+    out += "\r\n";
+    encode_quoted_printable(parts.text, out);
+    return out;
   }
-  std::ostringstream out;
-  message.write(out);
-  return to_crlf(out.str());
+  const std::string boundary = Poco::Net::MultipartWriter::createBoundary();
+  headers.set("Content-Type", "multipart/mixed; boundary=" + boundary);
+  headers.set("Mime-Version", "1.0");
+  headers.write(out);
+  out += "\r\n";
+  if (parts.html) {
+    const std::string inner = Poco::Net::MultipartWriter::createBoundary();
+    open_part(out, boundary, true, "multipart/alternative; boundary=" + inner, "7bit", "inline");
+    open_part(out, inner, true, kTextType, "quoted-printable", "inline");
+    encode_quoted_printable(parts.text, out);
+    open_part(out, inner, false, "text/html; charset=UTF-8", "quoted-printable", "inline");
+    encode_quoted_printable(*parts.html, out);
+    close_parts(out, inner);
+  } else {
+    open_part(out, boundary, true, kTextType, "quoted-printable", "inline");
+    encode_quoted_printable(parts.text, out);
+  }
+  for (const auto& file : parts.files) {
+    const std::string name = encoded(file.filename);
+    Poco::Net::MediaType type(header_safe(file.content_type));
+    if (!name.empty()) type.setParameter("name", name);
+    std::string disposition = "attachment";
+    if (!name.empty()) {
+      disposition += "; filename=";
+      Poco::Net::MessageHeader::quote(name, disposition);
+    }
+    open_part(out, boundary, false, to_crlf(type.toString()), "base64", to_crlf(disposition));
+    encode_base64_lines(file.data, out);
+  }
+  close_parts(out, boundary);
+  return out;
 }
 
 }  // namespace atendd

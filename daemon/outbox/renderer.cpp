@@ -138,14 +138,26 @@ std::string single_line(const std::string& subject) {
 // it still renders as nothing, and sections now treat it as absent (kainjow treats "" as true).
 // Trailing line breaks and spaces are cut from the others, so a text ending in "\n" does not
 // add an empty line to the template's layout.
+// kVariables split at their dots, once (a stringstream per variable and render cost about a third
+// of the rendering).
+const std::vector<std::vector<std::string>>& variable_paths() {
+  static const std::vector<std::vector<std::string>> paths = [] {
+    std::vector<std::vector<std::string>> all;
+    for (const char* variable : kVariables) {
+      std::vector<std::string> path;
+      std::stringstream parts{variable};
+      for (std::string part; std::getline(parts, part, '.');) path.push_back(part);
+      all.push_back(std::move(path));
+    }
+    return all;
+  }();
+  return paths;
+}
+
 data without_blank_strings(const data& context) {
   data copy = context;
   if (!copy.is_object()) return copy;
-  for (const char* variable : kVariables) {
-    std::vector<std::string> path;
-    std::stringstream parts{variable};
-    for (std::string part; std::getline(parts, part, '.');) path.push_back(part);
-
+  for (const auto& path : variable_paths()) {
     data* node = &copy;
     for (std::size_t i = 0; node != nullptr && i + 1 < path.size(); ++i) {
       const data* child = node->get(path[i]);
