@@ -16,7 +16,7 @@
 #include <Poco/SHA2Engine.h>
 #include <Poco/String.h>
 
-#include "daemon/tickets/engine.h"            // random_hex
+#include "daemon/tickets/engine.h"  // random_hex
 
 namespace atendd {
 namespace {
