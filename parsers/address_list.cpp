@@ -315,4 +315,13 @@ std::vector<Address> parse_address_list(std::string_view value, std::string_view
   return out;
 }
 
+std::string domain_of(const std::string& address) {
+  const auto at = address.rfind('@');
+  if (at == std::string::npos) return "";
+  std::string domain = address.substr(at + 1);
+  for (char& c : domain)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return domain;
+}
+
 }  // namespace atendd

@@ -18,4 +18,7 @@ namespace atendd {
 std::vector<Address> parse_address_list(std::string_view value, std::string_view fallback_charset = {},
                                         std::vector<std::string>* defects = nullptr);
 
+// The domain of an address, lower-cased: "Ana@Cliente.COM.br" → "cliente.com.br"; "" without '@'.
+std::string domain_of(const std::string& address);
+
 }  // namespace atendd

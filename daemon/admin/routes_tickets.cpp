@@ -301,11 +301,6 @@ ParsedMessage typed_message(const std::string& from, const std::string& name, co
   return parsed;
 }
 
-std::string domain_of(const std::string& address) {
-  const auto at = address.rfind('@');
-  return at == std::string::npos ? "atendd.invalid" : address.substr(at + 1);
-}
-
 }  // namespace
 
 AdminResponse open_ticket(AdminContext& context, const AdminRequest& request, const AdminCaller& caller) {
@@ -343,7 +338,7 @@ AdminResponse open_ticket(AdminContext& context, const AdminRequest& request, co
   std::lock_guard<std::mutex> lock(context.lock);
   Runtime& rt = *context.runtime;
   const ParsedMessage parsed =
-      typed_message(address, name, subject, text, domain_of(context.config.server.address));
+      typed_message(address, name, subject, text, message_id_domain(context.config.server));
   InboundMessage message{parsed, "", channel, "", {}};
   StoreTransaction tx(rt.store());
   Engine engine(rt.store(), context.config, rt.clock());
@@ -383,7 +378,7 @@ AdminResponse ticket_action(AdminContext& context, const AdminRequest& request, 
   const auto ticket = rt.store().ticket_by_protocol(protocol);
   if (!ticket) return json_error(404, "no ticket " + protocol);
   const ParsedMessage parsed = typed_message(agent->email, agent->name, "Re: " + ticket->subject, typed,
-                                             domain_of(context.config.server.address));
+                                             message_id_domain(context.config.server));
   InboundMessage message{parsed, "", "api", ticket->mailbox, {}};
   Engine engine(rt.store(), context.config, rt.clock());
   TicketUpdate update = engine.add_agent_reply(message, *ticket, *agent);

@@ -7,6 +7,7 @@
 
 #include "daemon/outbox/mail_composer.h"
 #include "daemon/tickets/reply_token.h"
+#include "parsers/address_list.h"  // domain_of
 
 namespace atendd {
 
@@ -20,11 +21,6 @@ std::string replace_all(std::string text, const std::string& what, const std::st
   return text;
 }
 
-std::string domain_of(const std::string& address) {
-  const auto at = address.rfind('@');
-  return at == std::string::npos ? "atendd.invalid" : address.substr(at + 1);
-}
-
 std::string human_size(std::int64_t bytes) {
   if (bytes < 1024) return std::to_string(bytes) + " B";
   if (bytes < 1024 * 1024) return std::to_string(bytes / 1024) + " KB";
@@ -36,6 +32,11 @@ std::string human_size(std::int64_t bytes) {
 std::string reply_address_for(const ServerConfig& server, const std::string& token) {
   if (server.reply_address.empty()) return server.address;
   return replace_all(server.reply_address, "{token}", token);
+}
+
+std::string message_id_domain(const ServerConfig& server) {
+  const std::string domain = domain_of(server.address);
+  return domain.empty() ? "atendd.invalid" : domain;
 }
 
 std::string subject_tag_for(const ServerConfig& server, const std::string& protocol) {
@@ -143,7 +144,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
     parts.text = rendered.text;
     parts.html = rendered.html;
     parts.message_id = "atendd." + ticket.protocol + "." + mail.template_name + "." + random_hex(8) + "@" +
-                       domain_of(server.address);
+                       message_id_domain(server);
     parts.in_reply_to = mail.in_reply_to.empty() ? parsed.message_id : mail.in_reply_to;
     parts.references = parsed.references;
     if (!parsed.message_id.empty()) parts.references.push_back(parsed.message_id);
@@ -220,7 +221,7 @@ std::int64_t OutboxWriter::queue_notice(const std::string& template_name, const 
   parts.subject = rendered.subject;
   parts.text = rendered.text;
   parts.html = rendered.html;
-  parts.message_id = "atendd.notice." + template_name + "." + random_hex(8) + "@" + domain_of(server.address);
+  parts.message_id = "atendd.notice." + template_name + "." + random_hex(8) + "@" + message_id_domain(server);
   parts.in_reply_to = about.message_id;
   parts.references = about.references;
   if (!about.message_id.empty()) parts.references.push_back(about.message_id);

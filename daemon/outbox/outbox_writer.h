@@ -41,6 +41,8 @@ class OutboxWriter {
 
 // "suporte+TOKEN@example.com" from the configured reply_address, or the server address.
 std::string reply_address_for(const ServerConfig& server, const std::string& token);
+// The right-hand side of our Message-IDs: the server address's domain ("atendd.invalid" without).
+std::string message_id_domain(const ServerConfig& server);
 // "[#PROTOCOL]" from the configured subject_tag.
 std::string subject_tag_for(const ServerConfig& server, const std::string& protocol);
 // Formats a timestamp for templates: "dd/mm/yyyy HH:MM" (pt_BR) or "yyyy-mm-dd HH:MM" (UTC).

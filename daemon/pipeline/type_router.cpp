@@ -5,6 +5,8 @@
 
 #include <Poco/String.h>
 
+#include "parsers/address_list.h"  // domain_of
+
 namespace atendd {
 
 namespace {
@@ -23,11 +25,6 @@ std::unique_ptr<Poco::RegularExpression> compile_subject(const std::string& patt
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
-}
-
-std::string domain_of(const std::string& address) {
-  const auto at = address.rfind('@');
-  return at == std::string::npos ? std::string() : Poco::toLower(address.substr(at + 1));
 }
 
 }  // namespace

@@ -98,3 +98,9 @@ TEST_CASE("junk without any address gives no usable address", "[address]") {
   REQUIRE(list.size() == 1);
   CHECK(list[0].address.empty());
 }
+
+TEST_CASE("the domain of an address is lower-cased and empty without an at sign", "[address]") {
+  CHECK(atendd::domain_of("Ana@Cliente.COM.br") == "cliente.com.br");
+  CHECK(atendd::domain_of("no-at-sign") == "");
+  CHECK(atendd::domain_of("") == "");
+}
