@@ -9,17 +9,22 @@ store_h, out_path = sys.argv[1], sys.argv[2]
 src = open(store_h, encoding="utf-8").read()
 body = src[src.index("class Store {"):src.index("class StoreTransaction")]
 body = re.sub(r"//[^\n]*", "", body)
+body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)  # unnamed parameters: /*name*/
 methods = []
 names_list = []
-for decl in re.findall(r"virtual\s+([^;{}]*?)\s*=\s*0\s*;", body, re.S):
-    decl = " ".join(decl.split())
-    m = re.match(r"(.*?)\s*\b(\w+)\((.*)\)\s*(const)?$", decl)
+# Every virtual method, pure or with a default body: a default that throws "not supported" would
+# otherwise answer in place of the wrapped store.
+for decl in re.findall(r"virtual\s+([^;{}]*?\))\s*(const)?\s*(?:=\s*0\s*;|\{)", body, re.S):
+    decl, const = " ".join(decl[0].split()), decl[1]
+    m = re.match(r"(.*?)\s*\b(\w+)\((.*)\)$", decl)
     if not m:
         sys.exit("gen_timing_store.py: cannot read: " + decl)
-    ret, name, args, const = m.groups()
+    ret, name, args = m.groups()
+    if name.startswith("~"):
+        continue
     parts, depth, cur = [], 0, ""
     for ch in args:
-        depth += ch in "<(" 
+        depth += ch in "<("
         depth -= ch in ">)"
         if ch == "," and depth == 0:
             parts.append(cur)
@@ -28,7 +33,16 @@ for decl in re.findall(r"virtual\s+([^;{}]*?)\s*=\s*0\s*;", body, re.S):
             cur += ch
     if cur.strip():
         parts.append(cur)
-    names = [re.split(r"[\s&*]+", p.split("=")[0].strip())[-1] for p in parts]
+    params, names = [], []
+    for i, part in enumerate(parts):  # each parameter renamed p0, p1, ... (some have no name)
+        part = part.split("=")[0].strip()
+        typ = part
+        named = re.match(r"^(.*?[\s&*])(\w+)$", part)
+        if named and named.group(1).strip() not in ("", "const", "unsigned", "signed", "long", "struct"):
+            typ = named.group(1).strip()
+        params.append("%s p%d" % (typ, i))
+        names.append("p%d" % i)
+    args = ", ".join(params)
     slot = {"begin": "begin_ns", "commit": "commit_ns", "rollback": "other_ns"}.get(name, "query_ns")
     call = "inner_.%s(%s)" % (name, ", ".join(names))
     ret_kw = "" if ret == "void" else "return "
