@@ -13,18 +13,25 @@
 #include <sstream>
 #include <stdexcept>
 
-#include <Poco/DigestEngine.h>
 #include <Poco/File.h>
-#include <Poco/SHA2Engine.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #include "storage/store.h"
 
 namespace atendd {
 
 std::string sha256_hex(std::string_view bytes) {
-  Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-  engine.update(bytes.data(), static_cast<unsigned>(bytes.size()));
-  return Poco::DigestEngine::digestToHex(engine.digest());
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, nullptr, EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("SHA-256: OpenSSL's EVP_Digest failed");
+  static const char* hex = "0123456789abcdef";
+  std::string out(2 * sizeof digest, '0');
+  for (std::size_t i = 0; i < sizeof digest; ++i) {
+    out[2 * i] = hex[digest[i] >> 4];
+    out[2 * i + 1] = hex[digest[i] & 15];
+  }
+  return out;
 }
 
 namespace {

@@ -150,6 +150,9 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     // SQLite otherwise spills to a file in /var/tmp past 64 KiB; in memory it is emptied at each
     // RELEASE, so it never holds more than one message's pages.
     exec("PRAGMA temp_store=MEMORY");
+    // Pages read back while a batch is applied (indexes of tickets, articles, the outbox) come from
+    // SQLite's own cache instead of a pread() each: 8 MiB per connection, allocated as used.
+    exec("PRAGMA cache_size=-8192");
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);

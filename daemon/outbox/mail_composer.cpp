@@ -13,12 +13,17 @@
 #include <Poco/Timestamp.h>
 
 #include "daemon/outbox/body_encoding.h"
+#include "daemon/tickets/engine.h"  // random_hex
 
 namespace atendd {
 
 namespace {
 
 using Poco::Net::MailMessage;
+
+// The shape of POCO's MultipartWriter::createBoundary, from the system's generator (POCO seeds a
+// generator from /dev/urandom on every call).
+std::string new_boundary() { return "MIME_boundary_" + random_hex(8); }
 
 bool is_ascii(const std::string& s) {
   for (unsigned char c : s)
@@ -192,13 +197,13 @@ std::string compose_mail(const MailParts& parts) {
     encode_quoted_printable(parts.text, out);
     return out;
   }
-  const std::string boundary = Poco::Net::MultipartWriter::createBoundary();
+  const std::string boundary = new_boundary();
   headers.set("Content-Type", "multipart/mixed; boundary=" + boundary);
   headers.set("Mime-Version", "1.0");
   headers.write(out);
   out += "\r\n";
   if (parts.html) {
-    const std::string inner = Poco::Net::MultipartWriter::createBoundary();
+    const std::string inner = new_boundary();
     open_part(out, boundary, true, "multipart/alternative; boundary=" + inner, "7bit", "inline");
     open_part(out, inner, true, kTextType, "quoted-printable", "inline");
     encode_quoted_printable(parts.text, out);

@@ -29,6 +29,13 @@ class TemplateError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A compiled template and its serial number, unique per compilation: kainjow renders only from a
+// mutable template, so each thread renders from its own working copy, made once per serial.
+struct CompiledTemplate {
+  std::uint64_t serial;
+  kainjow::mustache::mustache tmpl;
+};
+
 class Renderer {
  public:
   // Loads and compiles every template of `locale` ("pt_BR", "en") once: the embedded ones first,
@@ -67,12 +74,12 @@ class Renderer {
  private:
   struct TextPart {
     std::string file;  // where it came from, for errors
-    kainjow::mustache::mustache subject;
-    kainjow::mustache::mustache body;
+    CompiledTemplate subject;
+    CompiledTemplate body;
   };
   struct HtmlPart {
     std::string file;
-    kainjow::mustache::mustache body;
+    CompiledTemplate body;
   };
   struct TemplateSet {
     std::map<std::string, TextPart> text;  // by NAME

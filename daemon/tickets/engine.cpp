@@ -1,13 +1,17 @@
 // engine.cpp — see engine.h.
 #include "daemon/tickets/engine.h"
 
+#include <pthread.h>
+#include <sys/random.h>
+
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <map>
 #include <stdexcept>
 
-#include <Poco/RandomStream.h>
 #include <Poco/String.h>
 
 #include "daemon/outbox/renderer.h"
@@ -20,11 +24,29 @@
 namespace atendd {
 
 std::string random_hex(size_t bytes) {
-  Poco::RandomInputStream random;
+  // getrandom(2) into a per-thread buffer, refilled 512 bytes at a time: the kernel's CSPRNG, as
+  // /dev/urandom, without opening the device for every token, Message-ID and boundary.
+  // A fork()ed child (the only thread there is the one that forked) starts with an empty pool, so
+  // that parent and child never hand out the same bytes.
+  thread_local unsigned char pool[512];
+  thread_local size_t left = 0;
+  static const int registered = ::pthread_atfork(nullptr, nullptr, [] { left = 0; });
+  (void)registered;
   static const char* hex = "0123456789abcdef";
   std::string out;
+  out.reserve(2 * bytes);
   for (size_t i = 0; i < bytes; ++i) {
-    const unsigned char c = static_cast<unsigned char>(random.get());
+    if (left == 0) {
+      size_t filled = 0;
+      while (filled < sizeof pool) {
+        const ssize_t n = ::getrandom(pool + filled, sizeof pool - filled, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::runtime_error(std::string("getrandom: ") + std::strerror(errno));
+        filled += static_cast<size_t>(n);
+      }
+      left = sizeof pool;
+    }
+    const unsigned char c = pool[sizeof pool - left--];
     out += hex[c >> 4];
     out += hex[c & 15];
   }

@@ -464,3 +464,32 @@ TEST_CASE("rendering the same template from several threads gives the same mail"
   for (auto& thread : threads) thread.join();
   for (const auto& result : results) CHECK(result == expected);
 }
+
+TEST_CASE("a render that fails leaves the template fit for the next mail", "[templates]") {
+  // A partial named by a context value compiles that value at render time: an unclosed section in
+  // it fails this one render only.
+  TempDir dir;
+  dir.write("en/note.mustache", "Subject: Note\n\nNote: {{>error}}\n");
+  const Renderer renderer{dir.str(), "en"};
+  data bad = full_context();
+  bad.set("error", data{"{{#unclosed"});
+  CHECK_THROWS_AS(renderer.render("note", "", bad), TemplateError);
+  data good = full_context();
+  good.set("error", data{"all fine"});
+  CHECK(renderer.render("note", "", good).text == "Note: all fine\n");
+  CHECK_THROWS_AS(renderer.render("note", "", bad), TemplateError);
+  CHECK(renderer.render("note", "", good).text == "Note: all fine\n");
+}
+
+TEST_CASE("two renderers of different templates in one thread never mix their templates", "[templates]") {
+  // Each thread keeps working copies of compiled templates; a renderer made after another (a
+  // reload) must render its own.
+  for (int round = 0; round < 3; ++round) {
+    TempDir dir;
+    dir.write("en/opening.mustache", "Subject: Round " + std::to_string(round) + "\n\nBody " + std::to_string(round) + "\n");
+    const Renderer renderer{dir.str(), "en"};
+    const auto mail = renderer.render("opening", "", full_context());
+    CHECK(mail.subject == "Round " + std::to_string(round));
+    CHECK(mail.text == "Body " + std::to_string(round) + "\n");
+  }
+}

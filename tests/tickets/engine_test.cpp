@@ -2,6 +2,11 @@
 // attachments, watchers, history, and which mails a new ticket asks for.
 #include "daemon/tickets/engine.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+
 #include "config_for_tests.h"
 #include "storage/sqlite_store.h"
 #include "support/processes.h"
@@ -136,4 +141,37 @@ TEST_CASE("usable addresses and safe file names", "[engine]") {
   CHECK(safe_filename("/etc/passwd") == "passwd");
   CHECK(safe_filename("..") == "attachment");
   CHECK(safe_filename("a\r\nb.txt") == "ab.txt");
+}
+
+TEST_CASE("random_hex gives lower-case hex of the asked length and never repeats itself", "[engine][random]") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 2000; ++i) {  // several refills of the per-thread pool
+    const std::string token = random_hex(12);
+    REQUIRE(token.size() == 24);
+    CHECK(token.find_first_not_of("0123456789abcdef") == std::string::npos);
+    CHECK(seen.insert(token).second);
+  }
+  CHECK(random_hex(0).empty());
+  CHECK(random_hex(700).size() == 1400);  // more than one pool at once
+}
+
+TEST_CASE("random_hex in a forked child differs from what the parent hands out next", "[engine][random]") {
+  (void)random_hex(4);  // the parent's pool is filled and mostly unused when it forks
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const std::string token = random_hex(16);
+    const ssize_t n = ::write(pipe_fds[1], token.data(), token.size());
+    ::_exit(n == static_cast<ssize_t>(token.size()) ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  char buffer[64] = {};
+  const ssize_t n = ::read(pipe_fds[0], buffer, sizeof buffer);
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(n == 32);
+  CHECK(std::string(buffer, 32) != random_hex(16));
 }
