@@ -156,6 +156,7 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+    for (auto& [sql, stmt] : prepared_by_text_) sqlite3_finalize(stmt);
     sqlite3_close(db_);
     throw;
   }
@@ -163,6 +164,7 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
 
 SqliteStore::~SqliteStore() {
   for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
+  for (auto& [sql, stmt] : prepared_by_text_) sqlite3_finalize(stmt);
   sqlite3_close(db_);
 }
 
@@ -186,6 +188,25 @@ SqliteStore::Query SqliteStore::query(const char* sql) {
     it = prepared_.emplace(sql, stmt).first;
   }
   return Query(db_, it->second);
+}
+
+void SqliteStore::run_prepared(const std::string& sql) {
+  auto it = prepared_by_text_.find(sql);
+  if (it == prepared_by_text_.end()) {
+    sqlite3_stmt* stmt = nullptr;
+    const int rc = sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+    if (rc != SQLITE_OK) throw error_of(db_, rc, "preparing " + sql + " on " + path_);
+    it = prepared_by_text_.emplace(sql, stmt).first;
+  }
+  sqlite3_stmt* stmt = it->second;
+  const int rc = sqlite3_step(stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+    sqlite3_reset(stmt);
+    return;
+  }
+  StoreError error = error_of(db_, rc, "running " + sql + " on " + path_);
+  sqlite3_reset(stmt);
+  throw error;
 }
 
 int SqliteStore::schema_version() {
@@ -220,31 +241,31 @@ void SqliteStore::migrate() {
 }
 
 void SqliteStore::begin() {
-  exec("BEGIN IMMEDIATE");
+  run_prepared("BEGIN IMMEDIATE");
   in_transaction_ = true;
 }
 void SqliteStore::commit() {
-  exec("COMMIT");
+  run_prepared("COMMIT");
   in_transaction_ = false;
 }
 void SqliteStore::rollback() {
-  if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
+  if (!sqlite3_get_autocommit(db_)) run_prepared("ROLLBACK");
   in_transaction_ = false;
 }
 
 void SqliteStore::savepoint(const std::string& name) {
   check_savepoint_name(name);
-  exec(("SAVEPOINT " + name).c_str());
+  run_prepared("SAVEPOINT " + name);
 }
 
 void SqliteStore::release(const std::string& name) {
   check_savepoint_name(name);
-  exec(("RELEASE SAVEPOINT " + name).c_str());
+  run_prepared("RELEASE SAVEPOINT " + name);
 }
 
 void SqliteStore::rollback_to(const std::string& name) {
   check_savepoint_name(name);
-  exec(("ROLLBACK TO SAVEPOINT " + name).c_str());
+  run_prepared("ROLLBACK TO SAVEPOINT " + name);
 }
 
 // ---- journal

@@ -131,11 +131,15 @@ class SqliteStore : public Store {
   Query query(const char* sql);
   std::vector<OutboxMail> claim_outbox(const char* select_due, Timestamp now, int limit, int lease_seconds);
   void exec(const char* sql);
+  // Runs a statement without results (BEGIN, COMMIT, SAVEPOINT name…) prepared once per text:
+  // sqlite3_exec would parse it again on every call, several times per message.
+  void run_prepared(const std::string& sql);
   void migrate();
 
   sqlite3* db_ = nullptr;
   std::string path_;
   std::map<const char*, sqlite3_stmt*> prepared_;  // keyed by the SQL literal's address
+  std::map<std::string, sqlite3_stmt*> prepared_by_text_;  // run_prepared's
   bool in_transaction_ = false;
 };
 

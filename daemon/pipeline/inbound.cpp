@@ -146,41 +146,67 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
     blobs.commit();
   }
 
-  // One transaction for the batch, one savepoint per message: a message that fails is undone
-  // alone and quarantined; the others commit together (each still all or nothing).
+  // Optimistic group commit: the batch in one transaction without savepoints (a savepoint per
+  // message copies every page it first touches into a sub-journal: a tenth of the pipeline's
+  // time). Should any message fail, that transaction is rolled back whole and the batch applied
+  // again with a savepoint per message, so the failing one is undone alone and quarantined. An
+  // explained (dry) run goes straight to the second way, so its decisions are recorded once.
   // A busy store throws out of here with nothing committed, and the source retries the batch.
   std::vector<std::pair<int, std::string>> log_lines;  // (0 info, 1 warning, 2 error; text), after COMMIT
+  if (!dry_run && explanation == nullptr) {
+    StoreTransaction tx(store_);
+    if (apply_all(batch, prepared, outcomes, log_lines, nullptr, false)) {
+      tx.commit();
+      report(outcomes, prepared, log_lines);
+      return outcomes;
+    }
+  }  // rolled back here
+  outcomes.assign(batch.size(), Outcome{});
+  log_lines.clear();
   StoreTransaction tx(store_);
+  apply_all(batch, prepared, outcomes, log_lines, explanation, true);
+  if (dry_run) return outcomes;  // StoreTransaction rolls everything back; nothing is logged
+  tx.commit();
+  report(outcomes, prepared, log_lines);
+  return outcomes;
+}
+
+bool InboundPipeline::apply_all(const std::vector<const RawMessage*>& batch, const std::vector<Prepared>& prepared,
+                                std::vector<Outcome>& outcomes, std::vector<std::pair<int, std::string>>& log_lines,
+                                Explanation* explanation, bool savepoints) {
   static const std::string kSavepoint = "atendd_message";
   for (std::size_t i = 0; i < batch.size(); ++i) {
     const RawMessage& raw = *batch[i];
     const Prepared& p = prepared[i];
     Explanation own;
     Explanation& explained = explanation ? *explanation : own;
-    store_.savepoint(kSavepoint);
+    if (savepoints) store_.savepoint(kSavepoint);
     std::string failure;
     try {
       if (p.empty) {
         explained.add("parser", "rejected", "empty message");
         outcomes[i] = journal_failure(raw, p, Outcome::Kind::Rejected, "empty message", explained.compact());
         log_lines.emplace_back(1, "mailbox " + raw.mailbox + ": empty message rejected (raw " + p.sha256 + ")");
-        store_.release(kSavepoint);
+        if (savepoints) store_.release(kSavepoint);
         continue;
       }
       if (p.parser_failure.empty()) {
         std::string line;
         outcomes[i] = apply(raw, p, explained, line);
         log_lines.emplace_back(0, std::move(line));
-        store_.release(kSavepoint);
+        if (savepoints) store_.release(kSavepoint);
         continue;
       }
+      if (!savepoints) return false;  // quarantined below, in the batch's second way
       failure = p.parser_failure;
       log_lines.emplace_back(2, "mailbox " + raw.mailbox + ": " + failure);
     } catch (const StoreError& e) {
       if (e.kind() == StoreError::Kind::Busy) throw;  // nothing committed: the source retries
+      if (!savepoints) return false;
       failure = std::string("the store refused it: ") + e.what();
       log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: " + failure);
     } catch (const std::exception& e) {
+      if (!savepoints) return false;
       failure = std::string("cannot apply: ") + e.what();
       log_lines.emplace_back(2, "mailbox " + raw.mailbox + " <" + p.parsed.message_id + ">: " + failure);
     }
@@ -192,9 +218,12 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
                                  " (atendd quarantine show " + std::to_string(outcomes[i].journal_id) + ")";
     store_.release(kSavepoint);
   }
-  if (dry_run) return outcomes;  // StoreTransaction rolls everything back; nothing is logged
-  tx.commit();
-  for (std::size_t i = 0; i < batch.size(); ++i)  // /metrics: applied messages with parser defects
+  return true;
+}
+
+void InboundPipeline::report(const std::vector<Outcome>& outcomes, const std::vector<Prepared>& prepared,
+                             const std::vector<std::pair<int, std::string>>& log_lines) {
+  for (std::size_t i = 0; i < outcomes.size(); ++i)  // /metrics: applied messages with parser defects
     if (outcomes[i].kind != Outcome::Kind::Duplicate) counters::parse_defects(prepared[i].parsed.defects);
   for (const auto& [level, line] : log_lines) {
     if (level == 2)
@@ -204,7 +233,6 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
     else
       log_.information(line);
   }
-  return outcomes;
 }
 
 Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, Explanation& explanation,

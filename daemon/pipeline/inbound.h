@@ -76,8 +76,8 @@ class InboundPipeline {
   Outcome explain(const RawMessage& raw, Explanation& explanation);
 
   // Group commit: the batch's blobs are made durable together, then every message is applied in
-  // its own savepoint inside one transaction. One Outcome per message, in order; a message that
-  // fails is rolled back alone and quarantined. Throws like process() (then nothing of
+  // one transaction (should one fail, the batch again with a savepoint per message). One Outcome
+  // per message, in order; a message that fails is rolled back alone and quarantined. Throws like process() (then nothing of
   // the batch is committed: a busy store leaves every message for a retry).
   std::vector<Outcome> process_batch(const std::vector<RawMessage>& batch);
 
@@ -86,6 +86,16 @@ class InboundPipeline {
   // `dry_run`: everything is rolled back and `explanation` (then required) gets the decisions.
   std::vector<Outcome> run_batch(const std::vector<const RawMessage*>& batch, bool dry_run = false,
                                  Explanation* explanation = nullptr);
+  // Applies every message of the batch inside the open transaction. With `savepoints`, each in its
+  // own savepoint: one that fails is rolled back alone and quarantined, and the result is true.
+  // Without: false at the first message that fails (the caller rolls back and tries again with
+  // savepoints). A busy store throws StoreError either way.
+  bool apply_all(const std::vector<const RawMessage*>& batch, const std::vector<Prepared>& prepared,
+                 std::vector<Outcome>& outcomes, std::vector<std::pair<int, std::string>>& log_lines,
+                 Explanation* explanation, bool savepoints);
+  // After COMMIT: the defect counters and the log lines of the batch.
+  void report(const std::vector<Outcome>& outcomes, const std::vector<Prepared>& prepared,
+              const std::vector<std::pair<int, std::string>>& log_lines);
   // Applies one parsed message inside the open transaction; throws on failure.
   Outcome apply(const RawMessage& raw, const Prepared& prepared, Explanation& explanation, std::string& log_line);
   // The journal entry this message already has (a retry's, or one with its source or content).
