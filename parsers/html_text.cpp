@@ -3,6 +3,7 @@
 #include "parsers/html_text.h"
 
 #include <libxml/HTMLparser.h>
+#include <libxml/parser.h>
 #include <libxml/tree.h>
 
 #include <cstring>
@@ -99,6 +100,10 @@ bool is_skipped(const xmlNode* node) {
 
 std::string html_to_text(std::string_view html) {
   if (html.empty()) return {};
+  // libxml2 wants xmlInitParser() once before threads parse at once (several mailboxes, and the
+  // pipeline's parallel parsing); a function-local static runs it once, the others waiting.
+  static const bool initialised = (xmlInitParser(), true);
+  (void)initialised;
   // libxml2 takes an int length.
   const int size = html.size() > 64u * 1024 * 1024 ? 64 * 1024 * 1024 : static_cast<int>(html.size());
   htmlDocPtr doc = htmlReadMemory(html.data(), size, nullptr, "UTF-8",

@@ -202,6 +202,8 @@ std::string BlobBatch::put(std::string_view bytes) {
   return digest;
 }
 
+void BlobBatch::put_hashed(const std::string& sha256, std::string_view bytes) { batch_->put(sha256, bytes); }
+
 void BlobBatch::commit() { batch_->commit(); }
 
 }  // namespace atendd

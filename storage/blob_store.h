@@ -70,6 +70,8 @@ class BlobBatch {
   BlobBatch& operator=(const BlobBatch&) = delete;
 
   std::string put(std::string_view bytes);  // returns the SHA-256
+  // The same with the SHA-256 already computed (sha256_hex(bytes), e.g. on another thread).
+  void put_hashed(const std::string& sha256, std::string_view bytes);
   void commit();
 
  private:

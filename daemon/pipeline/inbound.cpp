@@ -1,6 +1,10 @@
 // inbound.cpp — see inbound.h.
 #include "daemon/pipeline/inbound.h"
 
+#include <atomic>
+#include <exception>
+#include <thread>
+
 #include <Poco/String.h>
 
 #include "daemon/admin/counters.h"
@@ -108,40 +112,79 @@ std::vector<Outcome> InboundPipeline::process_batch(const std::vector<RawMessage
   return run_batch(all);
 }
 
+void InboundPipeline::prepare(const RawMessage& raw, Prepared& p) {
+  p.sha256 = sha256_hex(raw.bytes);
+  if (raw.bytes.find_first_not_of(" \t\r\n") == std::string::npos) {
+    p.empty = true;
+    return;
+  }
+  try {
+    p.parsed = parse_message(raw.bytes);
+  } catch (const std::exception& e) {
+    p.parser_failure = std::string("the parser gave up: ") + e.what();
+    return;
+  }
+  p.defects = join_defects(p.parsed.defects);
+  for (const auto& a : p.parsed.attachments) {  // one record per parsed attachment, in order
+    AttachmentRecord record;
+    record.filename = a.filename;
+    record.content_type = a.content_type;
+    record.size = static_cast<std::int64_t>(a.data.size());
+    record.sha256 = sha256_hex(a.data);
+    record.inline_part = a.inline_part;
+    p.attachments.push_back(std::move(record));
+  }
+}
+
+void InboundPipeline::prepare_all(const std::vector<const RawMessage*>& batch, std::vector<Prepared>& prepared) {
+  // Parsing and hashing touch nothing shared, so a second thread takes messages from the same
+  // counter while this one does: about a fifth of a message's cost moves off the thread that
+  // holds the store transaction. Small batches (IDLE's one or two messages) stay on this thread.
+  constexpr std::size_t kShareFrom = 8;
+  std::atomic<std::size_t> next{0};
+  auto work = [&] {
+    for (std::size_t i = next++; i < batch.size(); i = next++) prepare(*batch[i], prepared[i]);
+  };
+  if (batch.size() < kShareFrom || std::thread::hardware_concurrency() < 2) {
+    work();
+    return;
+  }
+  std::exception_ptr helper_failure;
+  std::thread helper([&] {
+    try {
+      work();
+    } catch (...) {
+      helper_failure = std::current_exception();
+    }
+  });
+  try {
+    work();
+  } catch (...) {
+    next = batch.size();  // the helper stops at its next message
+    helper.join();
+    throw;
+  }
+  helper.join();
+  if (helper_failure) std::rethrow_exception(helper_failure);
+}
+
 std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessage*>& batch, bool dry_run,
                                                 Explanation* explanation) {
   std::vector<Outcome> outcomes(batch.size());
   if (batch.empty()) return outcomes;
 
-  // The raw bytes (and attachments: content-addressed, so a retry rewrites nothing) go to disk
-  // first, made durable together: whatever happens next, every message is kept.
+  // Parsed and hashed first, on two threads when there is enough to share; then the raw bytes
+  // (and attachments: content-addressed, so a retry rewrites nothing) go to disk, made durable
+  // together: whatever happens next, every message is kept.
   std::vector<Prepared> prepared(batch.size());
+  prepare_all(batch, prepared);
   {
     BlobBatch blobs(blobs_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      const RawMessage& raw = *batch[i];
-      Prepared& p = prepared[i];
-      p.sha256 = blobs.put(raw.bytes);
-      if (raw.bytes.find_first_not_of(" \t\r\n") == std::string::npos) {
-        p.empty = true;
-        continue;
-      }
-      try {
-        p.parsed = parse_message(raw.bytes);
-      } catch (const std::exception& e) {
-        p.parser_failure = std::string("the parser gave up: ") + e.what();
-        continue;
-      }
-      p.defects = join_defects(p.parsed.defects);
-      for (const auto& a : p.parsed.attachments) {
-        AttachmentRecord record;
-        record.filename = a.filename;
-        record.content_type = a.content_type;
-        record.size = static_cast<std::int64_t>(a.data.size());
-        record.sha256 = blobs.put(a.data);
-        record.inline_part = a.inline_part;
-        p.attachments.push_back(std::move(record));
-      }
+      const Prepared& p = prepared[i];
+      blobs.put_hashed(p.sha256, batch[i]->bytes);
+      for (std::size_t k = 0; k < p.attachments.size(); ++k)
+        blobs.put_hashed(p.attachments[k].sha256, p.parsed.attachments[k].data);
     }
     blobs.commit();
   }

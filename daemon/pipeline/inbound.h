@@ -86,6 +86,11 @@ class InboundPipeline {
   // `dry_run`: everything is rolled back and `explanation` (then required) gets the decisions.
   std::vector<Outcome> run_batch(const std::vector<const RawMessage*>& batch, bool dry_run = false,
                                  Explanation* explanation = nullptr);
+  // Hashes and parses one message (no store, no blob writes): safe on any thread.
+  static void prepare(const RawMessage& raw, Prepared& prepared);
+  // prepare() for every message of the batch, shared with a second thread when worth it. Throws
+  // only what prepare() cannot catch (the parser's failures are kept in each Prepared).
+  static void prepare_all(const std::vector<const RawMessage*>& batch, std::vector<Prepared>& prepared);
   // Applies every message of the batch inside the open transaction. With `savepoints`, each in its
   // own savepoint: one that fails is rolled back alone and quarantined, and the result is true.
   // Without: false at the first message that fails (the caller rolls back and tries again with
