@@ -180,16 +180,16 @@ extern "C" void deliver_interrupted(int) {
 // every sendmail-style MTA takes as "try again later"; dying by the signal itself is taken by some
 // (Exim, unless freeze_signal) as a permanent failure that bounces the customer's mail.
 void exit_try_later_on_signals() {
-  restore_inherited_signals();
   struct sigaction action {};
   action.sa_handler = deliver_interrupted;
   sigemptyset(&action.sa_mask);
   sigset_t signals;
   sigemptyset(&signals);
   for (int s : {SIGHUP, SIGINT, SIGTERM}) {
-    sigaction(s, &action, nullptr);
+    sigaction(s, &action, nullptr);  // before any is unblocked: one already pending meets the handler
     sigaddset(&signals, s);
   }
+  restore_inherited_signals();
   pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);  // one that came meanwhile is acted on here
 }
 // --- end of signals from the first instruction on

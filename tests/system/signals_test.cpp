@@ -432,12 +432,24 @@ TEST_CASE("atendd deliver stopped by SIGTERM SIGINT or SIGHUP exits 75 so that t
           "[system][signals]") {
   Setup s;
   write_file(s.config, s.server_and_smtp(free_port()) + "[type.geral]\nname = Geral\n");
+  const std::string pidfile = s.dir.path() + "/deliver.pid";
   for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    // While it waits for the rest of the message on its standard input.
     OpenWatch config_opened(s.config);
     PipedAtendd deliver({"--config", s.config, "deliver", "--mailbox", "suporte"}, s.log);
     REQUIRE(config_opened.wait(30));
-    deliver.signal(sig);  // while it waits for the rest of the message on its standard input
-    INFO("signal " << sig << "\n" << read_file(s.log));
+    deliver.signal(sig);
+    INFO("signal " << sig << " once waiting on its input\n" << read_file(s.log));
+    CHECK(deliver.wait_end(30) == "exit 75");
+  }
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGTERM, SIGINT, SIGHUP, SIGTERM, SIGINT, SIGHUP, SIGHUP}) {
+    // Still starting (POCO writes --pidfile while it reads the options): the signal is pending
+    // when deliver sets up its handling, and meets the handler.
+    ::unlink(pidfile.c_str());
+    PipedAtendd deliver({"--pidfile=" + pidfile, "--config", s.config, "deliver", "--mailbox", "suporte"}, s.log);
+    REQUIRE(wait_for_file(pidfile, 30));
+    deliver.signal(sig);
+    INFO("signal " << sig << " from the pidfile on\n" << read_file(s.log));
     CHECK(deliver.wait_end(30) == "exit 75");
   }
   if (fs::exists(s.state_dir + "/atendd.db")) {
