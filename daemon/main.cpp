@@ -142,6 +142,58 @@ void setup_logging(const std::string& level) {
 }
 // --- end of logging
 
+// --- signals from the first instruction of main() on ----------------------------------------
+// The daemon answers SIGHUP (reload) and SIGTERM, SIGINT, SIGQUIT (clean stop) in its sigtimedwait
+// loop (run_daemon). main() blocks them before anything else: before POCO reads the options (and
+// writes --pidfile, which scripts read to send SIGHUP), before the configuration is read and before
+// any thread exists, so every thread inherits the mask and a signal sent while the daemon is still
+// starting waits for that loop instead of killing the process by its default action. (Between exec
+// and main() the loader runs: nothing of ours can act there.)
+sigset_t daemon_signals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) sigaddset(&signals, s);
+  return signals;
+}
+
+sigset_t inherited_signal_mask;  // as the process was started; the other commands get it back
+
+void block_daemon_signals() {
+  const sigset_t signals = daemon_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, &inherited_signal_mask);
+}
+
+// The commands other than the daemon and deliver: the mask they were started with, so the default
+// actions apply (an interrupted `ticket list`, `import` or `quarantine retry` ends at once; each
+// message is one transaction, so nothing is left half-stored, and import resumes where it was).
+void restore_inherited_signals() { pthread_sigmask(SIG_SETMASK, &inherited_signal_mask, nullptr); }
+
+extern "C" void deliver_interrupted(int) {
+  static const char text[] =
+      "atendd deliver: stopped by a signal: exit 75, the MTA tries again (a message already stored is recognised)\n";
+  const ssize_t written = ::write(STDERR_FILENO, text, sizeof text - 1);
+  (void)written;
+  ::_exit(kExitTryLater);  // async-signal-safe; the open transaction is rolled back by the store
+}
+
+// `deliver`: SIGHUP, SIGINT or SIGTERM (an MTA's timeout, an operator) end it with exit 75, which
+// every sendmail-style MTA takes as "try again later"; dying by the signal itself is taken by some
+// (Exim, unless freeze_signal) as a permanent failure that bounces the customer's mail.
+void exit_try_later_on_signals() {
+  struct sigaction action {};
+  action.sa_handler = deliver_interrupted;
+  sigemptyset(&action.sa_mask);
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGHUP, SIGINT, SIGTERM}) {
+    sigaction(s, &action, nullptr);  // before any is unblocked: one already pending meets the handler
+    sigaddset(&signals, s);
+  }
+  restore_inherited_signals();
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);  // one that came meanwhile is acted on here
+}
+// --- end of signals from the first instruction on
+
 class AtenddApp : public Poco::Util::ServerApplication {
  protected:
   void defineOptions(OptionSet& options) override {
@@ -181,12 +233,16 @@ class AtenddApp : public Poco::Util::ServerApplication {
   }
 
   int main(const std::vector<std::string>& args) override {
+    const std::string command = args.empty() ? "" : args[0];
+    if (command == "deliver")
+      exit_try_later_on_signals();
+    else if (!command.empty() || help_ || version_ || check_config_)
+      restore_inherited_signals();  // only the daemon keeps them blocked for its sigtimedwait loop
     if (help_) return print_help();
     if (version_) {
       std::cout << "atendd " << ATENDD_VERSION << "\n";
       return EXIT_OK;
     }
-    const std::string command = args.empty() ? "" : args[0];
     if (command == "parse") return parse_command(args);
 
     const std::string path = config_path_.empty() ? kDefaultConfig : config_path_;
@@ -376,10 +432,10 @@ class AtenddApp : public Poco::Util::ServerApplication {
   int run_daemon(const std::string& given_path, Poco::Logger& log) {
     // Absolute, so that a reload finds the file whatever the working directory became (--daemon).
     const std::string path = std::filesystem::absolute(given_path).lexically_normal().string();
-    sigset_t signals;
-    sigemptyset(&signals);
-    for (int s : {SIGHUP, SIGINT, SIGTERM, SIGQUIT}) sigaddset(&signals, s);
-    pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // before any thread: all inherit it
+    // Blocked since main() began (block_daemon_signals): one sent while starting is pending, and
+    // the loop below acts on it as soon as the service runs.
+    const sigset_t signals = daemon_signals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);  // (already so; before any thread in any case)
 
     Watchdog watchdog;
     sd_notify(0, "STATUS=starting: opening the store (migrations) and compiling the templates");
@@ -607,6 +663,7 @@ class AtenddApp : public Poco::Util::ServerApplication {
 }  // namespace atendd
 
 int main(int argc, char** argv) {
+  atendd::block_daemon_signals();  // first of all: see its comment
   atendd::setup_logging("information");
   atendd::AtenddApp app;
   try {

@@ -7,6 +7,7 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -366,6 +367,9 @@ void PostgresStore::migrate() {
 // - the same message handled twice at once: lock_message (an advisory lock on its content hash)
 //   makes the second wait, and its journal look-ups then see the first one's commit; the journal's
 //   unique key on (source, mailbox, uidvalidity, uid) stays the last word;
+// - one sender's messages handled at once (a messaging conversation): lock_sender (an advisory
+//   lock on the sender's address) makes the second wait before it looks up the sender's open
+//   ticket, so it finds the ticket the first one opened instead of opening another;
 // - one ticket changed by two transactions: reading a ticket inside a transaction takes its row
 //   (FOR NO KEY UPDATE) until commit, so read-modify-write of a ticket never loses an update;
 // - counters (protocol numbers, rate limits, agent load, leases) are single atomic statements;
@@ -1207,6 +1211,13 @@ std::optional<std::string> PostgresStore::lease_holder(const std::string& name, 
 void PostgresStore::lock_message(const std::string& content_sha256) {
   if (!in_transaction_ || content_sha256.empty()) return;
   query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind("atendd message " + content_sha256).run();
+}
+
+void PostgresStore::lock_sender(const std::string& address) {
+  if (!in_transaction_ || address.empty()) return;
+  std::string lower = address;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind("atendd sender " + lower).run();
 }
 
 // bytea rather than large objects: a blob is written once, read whole (raw messages and

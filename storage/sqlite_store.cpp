@@ -1040,6 +1040,7 @@ std::optional<std::string> SqliteStore::lease_holder(const std::string& name, Ti
 
 // BEGIN IMMEDIATE already makes every writer wait for the one before: nothing to add.
 void SqliteStore::lock_message(const std::string& /*content_sha256*/) {}
+void SqliteStore::lock_sender(const std::string& /*address*/) {}
 
 void SqliteStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& /*blobs*/) {
   throw StoreError(StoreError::Kind::Other, "the SQLite store keeps blobs as files (FileBlobStore)");

@@ -414,6 +414,13 @@ class Store {
   // look-ups that follow see what another connection committed for the same bytes. A store with
   // one writer at a time (SQLite) has nothing to do. Outside a transaction: nothing.
   virtual void lock_message(const std::string& content_sha256) = 0;
+  // Makes concurrent handlers of messages from the same sender wait for each other: inside a
+  // transaction, holds a lock named by the sender's address (case-insensitive) until that
+  // transaction ends, so that looking up the sender's open ticket and opening one when there is
+  // none happen as one step (a messaging conversation makes one ticket, however many of its
+  // messages arrive at once). Contacts need not exist yet. A store with one writer at a time
+  // (SQLite: begin() takes the write lock) has nothing to do. Outside a transaction: nothing.
+  virtual void lock_sender(const std::string& address) = 0;
   // Blobs (raw messages, attachments) kept in the database itself, by SHA-256 (lower-case hex).
   // put_blobs stores every (sha256, bytes) pair not there yet, durably, in its own transaction
   // unless one is open. A store that keeps blobs as files (SQLite) throws StoreError (Other).

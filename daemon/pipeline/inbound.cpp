@@ -360,7 +360,15 @@ Outcome InboundPipeline::apply(const RawMessage& raw, const Prepared& prepared, 
                        : std::string(", returning <") + parsed.bounced_message_id + ">" +
                              (bounced_ticket ? " (our mail of that ticket)" : " (none of our mails)")));
     }
-    const ThreadResult thread = bounced_ticket ? ThreadResult{} : threader_.find(parsed, &explanation, imported);
+    ThreadResult thread;
+    if (!bounced_ticket && !raw.conversation_of.empty()) {
+      // A messaging sender's next message: its open ticket is looked up and, when there is none,
+      // opened below in this one transaction, while no other handler of this sender's messages
+      // can look (two instances, two webhook requests at once: one ticket, not two).
+      store_.lock_sender(raw.conversation_of);
+      thread.match = threader_.open_conversation(raw.conversation_of, raw.mailbox, &explanation);
+    }
+    if (!bounced_ticket && !thread.match) thread = threader_.find(parsed, &explanation, imported);
     if (!thread.refused.empty())
       log_.warning("mailbox " + raw.mailbox + " <" + parsed.message_id + ">: not threaded: " + thread.refused);
 

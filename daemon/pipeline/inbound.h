@@ -41,6 +41,12 @@ struct RawMessage {
   std::int64_t size = 0;
   // A retry from the quarantine: the journal entry this message resolves (0: a new arrival).
   std::int64_t retry_of = 0;
+  // Messaging channels only (webhook_receiver.h): the sender's channel address when the message
+  // names no ticket. It then continues the sender's open conversation on `mailbox` (the channel),
+  // looked up inside the store transaction under Store::lock_sender, so that messages of one
+  // sender handled at once (two instances, two requests) make one ticket; without one it opens a
+  // ticket as any message does.
+  std::string conversation_of;
 };
 
 struct Outcome {

@@ -73,6 +73,12 @@ QuarantineResult Quarantine::retry(std::int64_t id) {
   raw.uidvalidity = entry->uidvalidity;
   raw.uid = entry->uid;
   raw.retry_of = id;
+  if (raw.source == "webhook") {
+    // A messaging message continues its sender's open conversation, as on arrival
+    // (deliver_channel_message), unless its subject names a ticket.
+    const ParsedMessage parsed = parse_message(raw.bytes);
+    if (parsed.subject.rfind("[#", 0) != 0) raw.conversation_of = parsed.from.address;
+  }
   QuarantineResult r;
   r.id = id;
   r.outcome = pipeline_.process(raw);

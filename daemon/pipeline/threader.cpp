@@ -62,6 +62,24 @@ std::optional<Ticket> Threader::by_references(const ParsedMessage& message, std:
   return std::nullopt;
 }
 
+std::optional<ThreadMatch> Threader::open_conversation(const std::string& address, const std::string& channel,
+                                                       Explanation* sink) const {
+  const std::optional<Contact> contact = store_.contact_by_address(lower(address));
+  if (!contact) return std::nullopt;
+  std::string rule = "the sender's open conversation on channel " + channel;
+  std::string who = contact->address + " is the ticket's contact";
+  std::optional<Ticket> open = store_.open_ticket_of_contact(contact->id, channel);
+  if (!open) {
+    open = store_.open_ticket_of_person(contact->id);
+    rule = "the open ticket of another identity of the sender (contact link)";
+    who = contact->address + " is an identity of the ticket's contact";
+  }
+  if (!open) return std::nullopt;
+  explain(sink, "sender", "customer", who);
+  explain(sink, "threader", "ticket " + open->protocol, rule);
+  return ThreadMatch{*open, ThreadMatch::By::Conversation, SenderRole::Contact, nullptr};
+}
+
 std::string Threader::token_in(const ParsedMessage& message) const {
   std::vector<std::string> recipients;
   for (const auto* list : {&message.to, &message.cc})

@@ -22,7 +22,7 @@ enum class SenderRole {
 
 struct ThreadMatch {
   Ticket ticket;
-  enum class By { SubjectTag, References, ReplyToken } by = By::SubjectTag;
+  enum class By { SubjectTag, References, ReplyToken, Conversation } by = By::SubjectTag;
   SenderRole role = SenderRole::Contact;
   const AgentConfig* agent = nullptr;  // set when role == Agent
 };
@@ -40,6 +40,14 @@ class Threader {
   // import (daemon/sources/archive_import.h), where a configured agent's address is proof enough:
   // old mail cannot carry our tokens.
   ThreadResult find(const ParsedMessage& message, Explanation* explain = nullptr, bool archived = false) const;
+
+  // A messaging sender's conversation: the newest open ticket of the contact `address` that came
+  // in through `channel`, else the newest open ticket of another identity of the same person
+  // (contact link); the sender is that ticket's contact. Nothing when the sender has none. The
+  // caller holds Store::lock_sender for `address` inside its transaction, so that it opens the
+  // ticket itself when there is none before anyone else looks again.
+  std::optional<ThreadMatch> open_conversation(const std::string& address, const std::string& channel,
+                                               Explanation* explain = nullptr) const;
 
   // The reply token of our reply address found among the message's recipients, or "".
   std::string token_in(const ParsedMessage& message) const;

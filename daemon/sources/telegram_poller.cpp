@@ -111,7 +111,7 @@ void run_telegram_poller(const ChannelConfig& channel, const Config& config, con
           update->stringify(text);
           std::string error;
           for (const auto& message : parse_telegram(text.str(), error))
-            deliver_channel_message(pipeline, runtime.store(), config, channel, message);
+            deliver_channel_message(pipeline, config, channel, message);
           const std::int64_t id = update->optValue<Poco::Int64>("update_id", 0);
           if (id + 1 > offset) {
             offset = id + 1;

@@ -214,20 +214,14 @@ std::vector<ChannelMessage> parse_generic(const std::string& body, std::string& 
   return out;
 }
 
-Outcome deliver_channel_message(InboundPipeline& pipeline, Store& store, const Config& config,
-                                const ChannelConfig& channel, const ChannelMessage& message) {
+Outcome deliver_channel_message(InboundPipeline& pipeline, const Config& config, const ChannelConfig& channel,
+                                const ChannelMessage& message) {
   const std::string from = channel_address(channel.id, message.sender_id);
-  // Threading by sender: the tag of the sender's open ticket on this channel, or of the ticket
-  // the text names (the threader still checks that the sender belongs to it).
-  std::string protocol = named_protocol(message.text);
-  if (protocol.empty())
-    if (auto contact = store.contact_by_address(from)) {
-      if (auto open = store.open_ticket_of_contact(contact->id, channel.id)) {
-        protocol = open->protocol;
-      } else if (auto any = store.open_ticket_of_person(contact->id)) {  // another identity's (#contact link)
-        protocol = any->protocol;
-      }
-    }
+  // Threading: the ticket the text names, as a subject tag (the threader still checks that the
+  // sender belongs to it); otherwise the sender's open conversation, which the pipeline looks up
+  // inside its transaction (RawMessage::conversation_of), never here: a look-up out here and an
+  // opening in there would let two messages of one sender handled at once open two tickets.
+  const std::string protocol = named_protocol(message.text);
   std::string first_line = message.text.substr(0, message.text.find('\n'));
   if (first_line.size() > 78) first_line = first_line.substr(0, 75) + "...";
   if (first_line.empty()) first_line = message.media.empty() ? "(empty message)" : "(media)";
@@ -260,6 +254,7 @@ Outcome deliver_channel_message(InboundPipeline& pipeline, Store& store, const C
   in.uidvalidity = 1;
   in.uid = uid_of(channel.id, message.id);
   in.size = static_cast<std::int64_t>(raw.size());
+  if (protocol.empty()) in.conversation_of = from;
   return pipeline.process(in);
 }
 
@@ -326,7 +321,7 @@ AdminResponse WebhookReceiver::handle(const AdminRequest& request, const std::st
   Array results;
   for (const auto& m : messages) {
     try {
-      const Outcome outcome = deliver_channel_message(*pipeline_, rt.store(), context_.config, channel, m);
+      const Outcome outcome = deliver_channel_message(*pipeline_, context_.config, channel, m);
       Object o;
       o.set("id", m.id);
       o.set("outcome", std::string(outcome_name(outcome.kind)));

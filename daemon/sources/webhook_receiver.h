@@ -38,9 +38,12 @@ std::vector<ChannelMessage> parse_whatsapp(const std::string& body, std::string&
 std::vector<ChannelMessage> parse_telegram(const std::string& body, std::string& error);
 std::vector<ChannelMessage> parse_generic(const std::string& body, std::string& error);
 
-// Runs one channel message through the pipeline (the caller holds the store for this thread).
-Outcome deliver_channel_message(InboundPipeline& pipeline, Store& store, const Config& config,
-                                const ChannelConfig& channel, const ChannelMessage& message);
+// Runs one channel message through the pipeline (the caller holds the pipeline's store for this
+// thread): into the ticket its text names ("#PROTOCOL", the sender's own), else into the sender's
+// open conversation on the channel, else a new ticket; one ticket per conversation however many
+// of its messages arrive at once, on however many instances.
+Outcome deliver_channel_message(InboundPipeline& pipeline, const Config& config, const ChannelConfig& channel,
+                                const ChannelMessage& message);
 
 class WebhookReceiver {
  public:

@@ -1,53 +1,31 @@
-// desk.h — the `Desk` fixture of the lifecycle tests: a real SQLite store, the real templates,
-// the inbound pipeline and a fixed clock; customers and agents write by e-mail, the scheduler is
-// ticked by hand; helpers read the queued mails and the history.
+// desk.h — the `Desk` fixture of the lifecycle tests: support/desk.h's desk (a real SQLite store,
+// the real templates, the inbound pipeline, a fixed clock) on the lifecycle configuration;
+// customers and agents write by e-mail, the scheduler is ticked by hand; helpers read the queued
+// mails and the history.
 #pragma once
 
-#include "../tickets/config_for_tests.h"
 #include "daemon/outbox/outbox_writer.h"
-#include "daemon/pipeline/inbound.h"
-#include "daemon/runtime.h"
 #include "daemon/tickets/scheduler.h"
 #include "parsers/mime_reader.h"
-#include "storage/sqlite_store.h"
-#include "support/processes.h"
+#include "support/desk.h"
 
 using namespace atendd;
 
 namespace lifecycle_test {
 
-struct Desk {
-  test::TempDir dir;
-  Config config;
-  SqliteStore store{dir.path() + "/a.db"};
-  BlobStore blobs{dir.path()};
-  std::unique_ptr<Renderer> renderer;
-  FixedClock clock{1795478400};  // 2026-11-24T00:00:00Z
-  Poco::Logger& log = Poco::Logger::get("lifecycle-test");
-  std::unique_ptr<InboundPipeline> pipeline;
-  int serial = 0;
+struct Desk : test::Desk {
+  explicit Desk(const std::string& extra = "")
+      : test::Desk(
+            "[server]\nname = Suporte\naddress = suporte@example.com\nreply_address = suporte+{token}@example.com\n"
+            "[agent.maria]\nemail = maria@example.com\nname = Maria Souza\ndepartment = suporte\n"
+            "[agent.joao]\nemail = joao@example.com\nname = Joao Alves\ndepartment = qualidade\n"
+            "[agent.chefe]\nemail = chefe@example.com\nname = Carla Chefe\ndepartment = suporte\nchief = true\nlevel = 5\n"
+            "[type.garantia]\nname = Garantia\ndepartment = suporte\nassign = agent:maria\nreopen_days = 30\n"
+            "first_response_hours = 4\nauto_close_days = 5\nwatchers = gerente@example.com\n"
+            "[type.sigilo]\nname = Sigilo\nmatch_subject = sigilo\nassign = agent:chefe\nlevel = 3\nreopen_days = 0\n" +
+                extra,
+            "lifecycle-test") {}
 
-  explicit Desk(const std::string& extra = "") {
-    config = config_from(
-        "[server]\nname = Suporte\naddress = suporte@example.com\nreply_address = suporte+{token}@example.com\n"
-        "[agent.maria]\nemail = maria@example.com\nname = Maria Souza\ndepartment = suporte\n"
-        "[agent.joao]\nemail = joao@example.com\nname = Joao Alves\ndepartment = qualidade\n"
-        "[agent.chefe]\nemail = chefe@example.com\nname = Carla Chefe\ndepartment = suporte\nchief = true\nlevel = 5\n"
-        "[type.garantia]\nname = Garantia\ndepartment = suporte\nassign = agent:maria\nreopen_days = 30\n"
-        "first_response_hours = 4\nauto_close_days = 5\nwatchers = gerente@example.com\n"
-        "[type.sigilo]\nname = Sigilo\nmatch_subject = sigilo\nassign = agent:chefe\nlevel = 3\nreopen_days = 0\n" +
-        extra);
-    renderer = make_renderer(config);
-    pipeline = std::make_unique<InboundPipeline>(store, blobs, config, *renderer, clock, log);
-  }
-
-  Outcome deliver(const std::string& headers, const std::string& body) {
-    RawMessage raw;
-    raw.bytes = headers + "Message-ID: <m" + std::to_string(++serial) + "@test>\r\n\r\n" + body;
-    raw.mailbox = "suporte";
-    clock.advance(60);
-    return pipeline->process(raw);
-  }
   Outcome customer(const std::string& subject, const std::string& body) {
     return deliver("From: Ana Lima <ana@cliente.org>\r\nTo: suporte@example.com\r\nSubject: " + subject + "\r\n", body);
   }
@@ -63,18 +41,13 @@ struct Desk {
                         [&writer](const TicketUpdate& u) { writer.queue(u, no_inbound_message()); }, log);
     return scheduler.tick();
   }
-  std::vector<OutboxMail> mails_to(const std::string& address) {
-    std::vector<OutboxMail> out;
-    for (const auto& m : store.outbox_in_state(OutboxState::Pending, 1000))
-      if (std::find(m.recipients.begin(), m.recipients.end(), address) != m.recipients.end()) out.push_back(m);
-    return out;
-  }
+  // The mails waiting to be sent to `address`.
+  std::vector<OutboxMail> mails_to(const std::string& address) { return mails_in({OutboxState::Pending}, address); }
   std::vector<std::string> templates_to(const std::string& address) {
     std::vector<std::string> out;
     for (const auto& m : mails_to(address)) out.push_back(m.template_name);
     return out;
   }
-  Ticket ticket(const std::string& protocol) { return *store.ticket_by_protocol(protocol); }
   bool history_has(const std::string& protocol, const std::string& field, const std::string& to) {
     for (const auto& h : store.history(ticket(protocol).id))
       if (h.field == field && h.to_value == to) return true;

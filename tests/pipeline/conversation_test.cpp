@@ -8,53 +8,31 @@
 
 #include <sqlite3.h>
 
-#include "../tickets/config_for_tests.h"
 #include "daemon/pipeline/inbound.h"
-#include "daemon/runtime.h"
-#include "storage/sqlite_store.h"
-#include "support/processes.h"
+#include "support/desk.h"
 
 using namespace atendd;
 
 namespace {
 
-struct Desk {
-  test::TempDir dir;
-  Config config;
-  SqliteStore store{dir.path() + "/a.db"};
-  BlobStore blobs{dir.path()};
-  std::unique_ptr<Renderer> renderer;
-  FixedClock clock{1795478400};  // 2026-11-24T00:00:00Z
-  Poco::Logger& log = Poco::Logger::get("test");
-  std::unique_ptr<InboundPipeline> pipeline;
-  int serial = 0;
-
-  explicit Desk(const std::string& extra = "") {
-    config = config_from(
-        "[server]\nname = Suporte\naddress = suporte@example.com\nreply_address = suporte+{token}@example.com\n"
-        "auto_reply_limit = 10\n"
-        "[agent.maria]\nemail = maria@example.com\nname = Maria Souza\ndepartment = suporte\n"
-        "[type.geral]\nname = Geral\ndepartment = suporte\nassign = agent:maria\nreopen_days = 30\n"
-        "watchers = gerente@example.com\n" + extra);
-    renderer = make_renderer(config);
-    pipeline = std::make_unique<InboundPipeline>(store, blobs, config, *renderer, clock, log);
-  }
+// support/desk.h's desk on the conversation configuration (one type, auto answers allowed).
+struct Desk : test::Desk {
+  explicit Desk(const std::string& extra = "")
+      : test::Desk(
+            "[server]\nname = Suporte\naddress = suporte@example.com\nreply_address = suporte+{token}@example.com\n"
+            "auto_reply_limit = 10\n"
+            "[agent.maria]\nemail = maria@example.com\nname = Maria Souza\ndepartment = suporte\n"
+            "[type.geral]\nname = Geral\ndepartment = suporte\nassign = agent:maria\nreopen_days = 30\n"
+            "watchers = gerente@example.com\n" + extra,
+            "test") {}
 
   Outcome deliver(const std::string& headers, const std::string& body = "Texto.\r\n") {
-    RawMessage raw;
-    raw.bytes = headers + "Message-ID: <m" + std::to_string(++serial) + "@test>\r\n\r\n" + body;
-    raw.mailbox = "suporte";
-    clock.advance(60);
-    return pipeline->process(raw);
+    return test::Desk::deliver(headers, body);
   }
+  // The mails to `address`, waiting or sent.
   std::vector<OutboxMail> mails_to(const std::string& address) {
-    std::vector<OutboxMail> out;
-    for (auto state : {OutboxState::Pending, OutboxState::Sent})
-      for (const auto& m : store.outbox_in_state(state, 1000))
-        if (std::find(m.recipients.begin(), m.recipients.end(), address) != m.recipients.end()) out.push_back(m);
-    return out;
+    return mails_in({OutboxState::Pending, OutboxState::Sent}, address);
   }
-  Ticket ticket(const std::string& protocol) { return *store.ticket_by_protocol(protocol); }
   size_t articles_of_kind(const std::string& protocol, ArticleKind kind) {
     size_t n = 0;
     for (const auto& a : store.articles(ticket(protocol).id)) n += a.kind == kind;

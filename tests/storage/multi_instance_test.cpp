@@ -5,7 +5,10 @@
 // once, whichever instance polls or sends; the mailbox is polled by the lease holder only, and when
 // that instance is SIGKILLed in the middle of the intake the other takes the mailbox over within
 // the lease bound and finishes the work. And one Telegram bot: only one instance at a time calls
-// getUpdates (the lease "channel:ID"), and each update becomes one ticket.
+// getUpdates (the lease "channel:ID"), and each update becomes one ticket. And one messaging
+// sender whose messages are posted to both instances at once (real HTTP webhooks from several
+// threads): one ticket holding every message, none lost.
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -14,7 +17,11 @@
 #include <thread>
 
 #include <catch2/catch.hpp>
+#include <Poco/DigestEngine.h>
+#include <Poco/HMACEngine.h>
+#include <Poco/SHA2Engine.h>
 
+#include "admin/admin_client.h"
 #include "admin/fake_telegram.h"
 #include "support/dovecot.h"
 #include "support/postgres.h"
@@ -50,6 +57,19 @@ std::string reply(int i, const std::string& protocol) {
          "Date: Tue, 24 Nov 2026 11:00:00 +0000\r\n"
          "\r\n"
          "Mais detalhes do pedido " + n + ".\r\n";
+}
+
+class Sha256 : public Poco::SHA2Engine {
+ public:
+  enum { BLOCK_SIZE = 64, DIGEST_SIZE = 32 };
+  Sha256() : Poco::SHA2Engine(Poco::SHA2Engine::SHA_256) {}
+};
+
+// The X-Atendd-Signature of a generic channel's webhook body.
+std::string generic_signature(const std::string& secret, const std::string& body) {
+  Poco::HMACEngine<Sha256> engine(secret);
+  engine.update(body);
+  return "sha256=" + Poco::DigestEngine::digestToHex(engine.digest());
 }
 
 template <typename Predicate>
@@ -276,4 +296,80 @@ TEST_CASE("two daemons on one PostgreSQL read one Telegram bot through one getUp
   CHECK(std::stoi(pg.sql("SELECT count(*) FROM tickets", db)) == 1);
   CHECK(std::stoi(pg.sql("SELECT count(*) FROM articles WHERE kind = 'customer_message'", db)) == 2);
   CHECK(std::stoi(pg.sql("SELECT count(*) FROM journal", db)) == 2);
+}
+
+TEST_CASE("two daemons on one PostgreSQL make one ticket of one messaging sender's messages posted to both at once",
+          "[multi_instance][postgresql][webhook][daemon]") {
+  auto& pg = Postgres::instance();
+  const std::string db = pg.create_database();
+  TempDir dir;
+  write_file(dir.path() + "/db.pass", Postgres::password() + "\n");
+  write_file(dir.path() + "/reply.secret", "one key for every instance\n");
+  write_file(dir.path() + "/gen.secret", "generic-secret-1\n");
+  const int port_a = free_port(), port_b = free_port();
+  auto config = [&](const std::string& name, int admin_port) {
+    const std::string path = dir.path() + "/" + name + ".ini";
+    write_file(path, "[server]\naddress = suporte@atendd.test\nstate_dir = " + dir.path() + "/" + name +
+                         "-state\ndatabase = postgresql://" + Postgres::user() + "@127.0.0.1:" +
+                         std::to_string(pg.port()) + "/" + db + "?password_file=" + dir.path() +
+                         "/db.pass\nsecret_file = " + dir.path() + "/reply.secret\nadmin_listen = 127.0.0.1:" +
+                         std::to_string(admin_port) + "\n[smtp]\nport = " + std::to_string(free_port()) +
+                         "\n[agent.maria]\nemail = maria@atendd.test\n[type.geral]\nname = Geral\n"
+                         "[channel.gen]\nkind = generic\nsecret_file = " + dir.path() + "/gen.secret\n"
+                         "send_url = http://127.0.0.1:" + std::to_string(free_port()) + "/callback\n");
+    return path;
+  };
+  DaemonProcess a({"--config", config("a", port_a)});
+  DaemonProcess b({"--config", config("b", port_b)});
+  const std::vector<std::string> bases{"http://127.0.0.1:" + std::to_string(port_a),
+                                       "http://127.0.0.1:" + std::to_string(port_b)};
+  for (const auto& base : bases)
+    REQUIRE(wait_until([&] { return http("GET", base + "/healthz").status == 200; }, 60));
+
+  // Each sender's messages are posted at once, half to each instance, from one thread each; a 503
+  // (store busy: nothing committed) is posted again, as a provider retries.
+  constexpr int kSenders = 12, kPerSender = 8;
+  std::atomic<int> not_accepted{0}, busy_retries{0};
+  for (int sender = 1; sender <= kSenders; ++sender) {
+    std::atomic<int> waiting{kPerSender};
+    std::vector<std::thread> posters;
+    for (int m = 1; m <= kPerSender; ++m)
+      posters.emplace_back([&, sender, m] {
+        const std::string id = std::to_string(sender);
+        const std::string body = "{\"id\":\"cliente-" + id + "-m" + std::to_string(m) + "\",\"from\":{\"id\":\"cliente-" +
+                                 id + "\",\"name\":\"Cliente " + id + "\"},\"text\":\"Mensagem " + std::to_string(m) +
+                                 "\",\"timestamp\":1764000000}";
+        const std::string signature = "X-Atendd-Signature: " + generic_signature("generic-secret-1", body);
+        --waiting;
+        while (waiting > 0) std::this_thread::yield();  // all threads post together
+        long status = 0;
+        for (int attempt = 0; attempt < 20; ++attempt) {
+          status = http("POST", bases[m % 2] + "/webhooks/gen", "", body, {signature}).status;
+          if (status != 503) break;
+          ++busy_retries;
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        if (status != 200) ++not_accepted;
+      });
+    for (auto& t : posters) t.join();
+  }
+  CHECK(a.stop() == 0);
+  CHECK(b.stop() == 0);
+  if (busy_retries > 0) WARN(busy_retries << " posts answered 503 (store busy) and were posted again");
+  auto count = [&](const std::string& sql) { return std::stoi(pg.sql(sql, db)); };
+
+  CHECK(not_accepted == 0);
+  // Nothing lost, nothing twice: every message journalled once and an article once.
+  CHECK(count("SELECT count(*) FROM journal") == kSenders * kPerSender);
+  CHECK(count("SELECT count(*) FROM articles WHERE kind = 'customer_message'") == kSenders * kPerSender);
+  CHECK(count("SELECT count(DISTINCT message_id) FROM articles WHERE kind = 'customer_message'") ==
+        kSenders * kPerSender);
+  // One ticket per sender, opened by one message and holding all of them.
+  CHECK(count("SELECT count(*) FROM tickets") == kSenders);
+  CHECK(count("SELECT count(*) FROM (SELECT contact_id FROM tickets GROUP BY contact_id HAVING count(*) > 1) t") == 0);
+  CHECK(count("SELECT count(*) FROM journal WHERE outcome = 'ticket_created'") == kSenders);
+  CHECK(count("SELECT count(*) FROM journal WHERE outcome = 'appended'") == kSenders * (kPerSender - 1));
+  CHECK(count("SELECT count(*) FROM articles r JOIN tickets t ON t.id = r.ticket_id JOIN contacts c ON c.id = "
+              "t.contact_id WHERE r.kind = 'customer_message' AND split_part(r.message_id, '-m', 1) <> "
+              "split_part(c.address, '@', 1)") == 0);
 }

@@ -3,11 +3,17 @@
 // dropping mail in flight; SIGHUP with an invalid file keeps the old configuration running and
 // logs every problem with file and line; SIGTERM while mail flows exits 0 within 10 s, and after
 // a restart every message has exactly one ticket and one opening e-mail; a stop that hangs on a
-// silent SMTP server is cut at 10 s with exit 70.
+// silent SMTP server is cut at 10 s with exit 70. Signals sent while the daemon is still starting
+// (from the moment its pidfile exists or it opens its configuration) reload or stop it as
+// documented, never kill it; `atendd deliver` stopped by a signal exits 75 (the MTA tries again).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/inotify.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +21,7 @@
 #include <filesystem>
 #include <map>
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <catch2/catch.hpp>
@@ -80,6 +87,94 @@ std::map<std::string, int> openings(const std::vector<ReceivedMail>& mails) {
     for (const auto& r : m.rcpt_tos) ++count[r];
   return count;
 }
+
+// Sees the next time anyone opens `path` (inotify IN_OPEN): the moment a starting `atendd` reads
+// its configuration, before anything else of its own start-up.
+class OpenWatch {
+ public:
+  explicit OpenWatch(const std::string& path) : fd_(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK)) {
+    if (fd_ < 0 || ::inotify_add_watch(fd_, path.c_str(), IN_OPEN) < 0)
+      throw std::runtime_error("inotify on " + path + " failed");
+  }
+  ~OpenWatch() { ::close(fd_); }
+  OpenWatch(const OpenWatch&) = delete;
+  OpenWatch& operator=(const OpenWatch&) = delete;
+  bool wait(double seconds) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(seconds * 1000)) <= 0) return false;
+    char events[4096];
+    while (::read(fd_, events, sizeof events) > 0) {
+    }
+    return true;
+  }
+
+ private:
+  int fd_;
+};
+
+// Polls for `path` to exist, without sleeping: a script's `kill -HUP $(cat PIDFILE)` as early as it can.
+bool wait_for_file(const std::string& path, double seconds) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+  while (std::chrono::steady_clock::now() < until)
+    if (::access(path.c_str(), F_OK) == 0) return true;
+  return false;
+}
+
+// `atendd ARGS…` with its standard input a pipe the test holds open (so `deliver` waits on it),
+// stderr to `log`. Reports how it ended: the exit code, or the signal that killed it.
+class PipedAtendd {
+ public:
+  PipedAtendd(const std::vector<std::string>& args, const std::string& log) {
+    int in[2];
+    if (::pipe2(in, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    std::vector<std::string> argv{ATENDD_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> raw;
+    for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
+    raw.push_back(nullptr);
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error("fork failed");
+    if (pid_ == 0) {
+      ::dup2(in[0], 0);
+      ::dup2(log_fd, 1);
+      ::dup2(log_fd, 2);
+      ::execv(raw[0], raw.data());
+      ::_exit(127);
+    }
+    ::close(in[0]);
+    ::close(log_fd);
+    stdin_ = in[1];
+  }
+  ~PipedAtendd() {
+    if (stdin_ >= 0) ::close(stdin_);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  PipedAtendd(const PipedAtendd&) = delete;
+  PipedAtendd& operator=(const PipedAtendd&) = delete;
+  void signal(int sig) const { ::kill(pid_, sig); }
+  // "exit N" or "killed by signal N", or "" when still running after `seconds`.
+  std::string wait_end(double seconds) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int>(seconds * 1000));
+    for (;;) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status))
+                                 : "killed by signal " + std::to_string(WTERMSIG(status));
+      }
+      if (std::chrono::steady_clock::now() > until) return "";
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+};
 
 }  // namespace
 
@@ -275,4 +370,90 @@ TEST_CASE("a stop that hangs on a silent SMTP server ends after 10 seconds with 
   CHECK(took < 12.0);
   CHECK(daemon.log().find("stop: still busy after 10 s") != std::string::npos);
   ::close(tarpit);
+}
+
+TEST_CASE("SIGHUP sent again and again while the daemon starts reloads it and never kills it",
+          "[system][signals]") {
+  Setup s;
+  write_file(s.config, s.server_and_smtp(free_port()) + "[type.geral]\nname = Geral\n");
+  const std::string pidfile = s.dir.path() + "/atendd.pid";
+  constexpr int kRounds = 10;
+  for (int round = 1; round <= kRounds; ++round) {
+    // Half the rounds start as soon as the pidfile exists (a logrotate script), half as soon as
+    // the daemon opens its configuration (no pidfile).
+    const bool by_pidfile = round % 2 == 1;
+    ::unlink(pidfile.c_str());
+    write_file(s.log, "");
+    OpenWatch config_opened(s.config);
+    std::vector<std::string> args{"--config", s.config};
+    if (by_pidfile) args.push_back("--pidfile=" + pidfile);
+    LoggedDaemon daemon(args, s.log);
+    INFO("round " << round << (by_pidfile ? ": from the pidfile on" : ": from the configuration's opening on"));
+    REQUIRE((by_pidfile ? wait_for_file(pidfile, 30) : config_opened.wait(30)));
+    int sent = 0;
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (daemon.log().find("running on") == std::string::npos && std::chrono::steady_clock::now() < until &&
+           !daemon.wait_exit(0).has_value()) {
+      daemon.signal(SIGHUP);
+      ++sent;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    for (int more = 0; more < 3; ++more, ++sent) daemon.signal(SIGHUP);
+    INFO(sent << " SIGHUPs sent\n" << daemon.log());
+    const auto ended = daemon.wait_exit(0.5);
+    INFO("ended: " << (ended ? "exit " + std::to_string(*ended) + " (-1: killed by a signal)" : "no, still running"));
+    REQUIRE_FALSE(ended.has_value());
+    CHECK(daemon.wait_log("received SIGHUP: reloading", 30));
+    daemon.signal(SIGTERM);
+    CHECK(daemon.wait_exit(15) == 0);
+    if (by_pidfile) CHECK(::access(pidfile.c_str(), F_OK) != 0);  // removed by the clean stop
+  }
+}
+
+TEST_CASE("SIGTERM or SIGINT sent while the daemon starts stops it cleanly with exit 0", "[system][signals]") {
+  Setup s;
+  write_file(s.config, s.server_and_smtp(free_port()) + "[type.geral]\nname = Geral\n");
+  for (int sig : {SIGTERM, SIGINT, SIGTERM, SIGINT}) {
+    write_file(s.log, "");
+    OpenWatch config_opened(s.config);
+    LoggedDaemon daemon({"--config", s.config}, s.log);
+    REQUIRE(config_opened.wait(30));
+    daemon.signal(sig);
+    const auto code = daemon.wait_exit(30);
+    const std::string name = sig == SIGTERM ? "SIGTERM" : "SIGINT";
+    INFO(name << "\n" << daemon.log());
+    REQUIRE(code.has_value());
+    CHECK(*code == 0);  // -1: killed by the signal
+    CHECK(daemon.log().find("received " + name + ": stopping") != std::string::npos);
+  }
+}
+
+TEST_CASE("atendd deliver stopped by SIGTERM SIGINT or SIGHUP exits 75 so that the MTA tries again and stores nothing",
+          "[system][signals]") {
+  Setup s;
+  write_file(s.config, s.server_and_smtp(free_port()) + "[type.geral]\nname = Geral\n");
+  const std::string pidfile = s.dir.path() + "/deliver.pid";
+  for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+    // While it waits for the rest of the message on its standard input.
+    OpenWatch config_opened(s.config);
+    PipedAtendd deliver({"--config", s.config, "deliver", "--mailbox", "suporte"}, s.log);
+    REQUIRE(config_opened.wait(30));
+    deliver.signal(sig);
+    INFO("signal " << sig << " once waiting on its input\n" << read_file(s.log));
+    CHECK(deliver.wait_end(30) == "exit 75");
+  }
+  for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGTERM, SIGINT, SIGHUP, SIGTERM, SIGINT, SIGHUP, SIGHUP}) {
+    // Still starting (POCO writes --pidfile while it reads the options): the signal is pending
+    // when deliver sets up its handling, and meets the handler.
+    ::unlink(pidfile.c_str());
+    PipedAtendd deliver({"--pidfile=" + pidfile, "--config", s.config, "deliver", "--mailbox", "suporte"}, s.log);
+    REQUIRE(wait_for_file(pidfile, 30));
+    deliver.signal(sig);
+    INFO("signal " << sig << " from the pidfile on\n" << read_file(s.log));
+    CHECK(deliver.wait_end(30) == "exit 75");
+  }
+  if (fs::exists(s.state_dir + "/atendd.db")) {
+    SqliteStore store(s.state_dir + "/atendd.db");
+    CHECK(store.journal(10).empty());
+  }
 }
