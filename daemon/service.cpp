@@ -176,7 +176,8 @@ void Service::start() {
   // --- admin endpoint (/healthz, /metrics, /api/v1, the status page, /webhooks). A port that
   // cannot be bound is logged and the mail keeps flowing: the endpoint is not the product.
   try {
-    admin_ = std::make_unique<AdminServer>(config_, log_, [this] { return mailbox_health(); });
+    // The templates compiled once above: a second compiled set would hold another ~0.5 MiB.
+    admin_ = std::make_unique<AdminServer>(config_, log_, [this] { return mailbox_health(); }, renderer_);
     admin_->start();
   } catch (const std::exception& e) {
     admin_.reset();
