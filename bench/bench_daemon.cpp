@@ -5,8 +5,10 @@
 //     APPEND to the moment the sink has the opening e-mail to that customer; p50, p99, max.
 //     With --smaps-top N, the idle RSS is also broken down by mapping (/proc/PID/smaps): the N
 //     largest, each split into code, read-only (relocated data, symbol tables) and written pages.
+// The daemon gets the Environment= lines of systemd/atendd.service, as in production, unless
+// --no-unit-env; --env adds more.
 // Usage: bench_daemon [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE]
-//        [--smaps-top N]
+//        [--no-unit-env] [--smaps-top N]
 // (default 60 s, 200 messages at 20/s, no breakdown; --tiny: 3 s, 20 messages).
 
 #include <unistd.h>
@@ -64,6 +66,18 @@ double proc_cpu_seconds(pid_t pid) {
     }
   }
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// NAME=VALUE of every Environment= line of the systemd unit (one assignment a line, no quotes).
+std::vector<std::string> unit_environment() {
+  std::ifstream in(std::string(ATENDD_SOURCE_DIR) + "/systemd/atendd.service");
+  if (!in) throw std::runtime_error("cannot read systemd/atendd.service");
+  std::vector<std::string> out;
+  std::string line;
+  const std::string key = "Environment=";
+  while (std::getline(in, line))
+    if (line.compare(0, key.size(), key) == 0) out.push_back(line.substr(key.size()));
+  return out;
 }
 
 int proc_threads(pid_t pid) { return static_cast<int>(proc_status_kb(pid, "Threads")); }
@@ -204,6 +218,7 @@ int main(int argc, char** argv) {
   double idle_seconds = 60, rate = 20;
   int messages = 200;
   int smaps_top = 0;
+  bool unit_env = true;
   std::vector<std::string> env;  // --env NAME=VALUE for the daemon (MALLOC_ARENA_MAX=2, …)
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
@@ -219,21 +234,32 @@ int main(int argc, char** argv) {
       env.emplace_back(argv[++i]);
     } else if (arg == "--rate" && i + 1 < argc) {
       rate = std::atof(argv[++i]);
+    } else if (arg == "--no-unit-env") {
+      unit_env = false;
     } else if (arg == "--smaps-top" && i + 1 < argc) {
       smaps_top = std::atoi(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: %s [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE] [--smaps-top N]\n",
+                   "usage: %s [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE] [--no-unit-env]"
+                   " [--smaps-top N]\n",
                    argv[0]);
       return 2;
     }
   }
   if (messages < 1 || rate <= 0 || idle_seconds < 0) return 2;
+  if (unit_env) {
+    std::vector<std::string> from_unit = unit_environment();
+    env.insert(env.begin(), from_unit.begin(), from_unit.end());  // --env given later wins
+  }
+  std::string env_shown;
+  for (const auto& e : env) env_shown += " " + e;
   const auto wall = Steady::now();
   std::printf("bench_daemon%s (%s)\n"
               "the atendd binary (%s) with %d mailboxes on a private Dovecot (plain IMAP, 127.0.0.1, IDLE on),\n"
-              "SQLite store in /var/tmp, SMTP to an in-process sink. RSS and CPU from /proc/PID (all threads).\n\n",
-              tiny ? " --tiny" : "", kBuildNote, ATENDD_BINARY, kMailboxes);
+              "SQLite store in /var/tmp, SMTP to an in-process sink. RSS and CPU from /proc/PID (all threads).\n"
+              "environment (%s):%s\n\n",
+              tiny ? " --tiny" : "", kBuildNote, ATENDD_BINARY, kMailboxes,
+              unit_env ? "systemd/atendd.service's, then --env" : "--env only", env_shown.empty() ? " -" : env_shown.c_str());
 
   std::vector<std::string> users;
   for (int m = 1; m <= kMailboxes; ++m) users.push_back("suporte" + std::to_string(m));
