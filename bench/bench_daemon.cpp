@@ -21,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -68,10 +69,11 @@ double proc_cpu_seconds(pid_t pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
-// NAME=VALUE of every Environment= line of the systemd unit (one assignment a line, no quotes).
-std::vector<std::string> unit_environment() {
+// NAME=VALUE of every Environment= line of the systemd unit (one assignment a line, no quotes);
+// nullopt when the unit cannot be read.
+std::optional<std::vector<std::string>> unit_environment() {
   std::ifstream in(std::string(ATENDD_SOURCE_DIR) + "/systemd/atendd.service");
-  if (!in) throw std::runtime_error("cannot read systemd/atendd.service");
+  if (!in) return std::nullopt;
   std::vector<std::string> out;
   std::string line;
   const std::string key = "Environment=";
@@ -248,8 +250,12 @@ int main(int argc, char** argv) {
   }
   if (messages < 1 || rate <= 0 || idle_seconds < 0) return 2;
   if (unit_env) {
-    std::vector<std::string> from_unit = unit_environment();
-    env.insert(env.begin(), from_unit.begin(), from_unit.end());  // --env given later wins
+    const auto from_unit = unit_environment();
+    if (!from_unit) {
+      std::fprintf(stderr, "cannot read %s/systemd/atendd.service (or run with --no-unit-env)\n", ATENDD_SOURCE_DIR);
+      return 2;
+    }
+    env.insert(env.begin(), from_unit->begin(), from_unit->end());  // --env given later wins
   }
   std::string env_shown;
   for (const auto& e : env) env_shown += " " + e;
