@@ -3,8 +3,13 @@
 // (1) Idle footprint: nothing to do for a minute; RSS and CPU time from /proc/PID.
 // (2) Latency: messages APPENDed over IMAP to one mailbox at a steady rate; each measured from the
 //     APPEND to the moment the sink has the opening e-mail to that customer; p50, p99, max.
+//     With --smaps-top N, the idle RSS is also broken down by mapping (/proc/PID/smaps): the N
+//     largest, each split into code, read-only (relocated data, symbol tables) and written pages.
+// The daemon gets the Environment= lines of systemd/atendd.service, as in production, unless
+// --no-unit-env; --env adds more.
 // Usage: bench_daemon [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE]
-// (default 60 s, 200 messages at 20/s; --tiny: 3 s, 20 messages).
+//        [--no-unit-env] [--smaps-top N]
+// (default 60 s, 200 messages at 20/s, no breakdown; --tiny: 3 s, 20 messages).
 
 #include <unistd.h>
 
@@ -16,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -63,7 +69,97 @@ double proc_cpu_seconds(pid_t pid) {
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
 }
 
+// NAME=VALUE of every Environment= line of the systemd unit (one assignment a line, no quotes);
+// nullopt when the unit cannot be read.
+std::optional<std::vector<std::string>> unit_environment() {
+  std::ifstream in(std::string(ATENDD_SOURCE_DIR) + "/systemd/atendd.service");
+  if (!in) return std::nullopt;
+  std::vector<std::string> out;
+  std::string line;
+  const std::string key = "Environment=";
+  while (std::getline(in, line))
+    if (line.compare(0, key.size(), key) == 0) out.push_back(line.substr(key.size()));
+  return out;
+}
+
 int proc_threads(pid_t pid) { return static_cast<int>(proc_status_kb(pid, "Threads")); }
+
+// Resident KiB of one mapping name (a file's base name, [heap], [stack], "anonymous"), summed over
+// its mappings: code (r-x), read-only (r--: symbol tables, constants, relocated data made
+// read-only), writable (rw-); private_dirty = pages this process wrote (relocations, data, heap).
+struct MappingRss {
+  long code = 0, read_only = 0, writable = 0, private_dirty = 0;
+  long total() const { return code + read_only + writable; }
+};
+
+std::map<std::string, MappingRss> smaps_by_mapping(pid_t pid) {
+  std::map<std::string, MappingRss> out;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/smaps");
+  std::string line, perms;
+  MappingRss* current = nullptr;
+  while (std::getline(in, line)) {
+    const auto colon = line.find(':');
+    const auto space = line.find(' ');
+    if (space != std::string::npos && (colon == std::string::npos || colon > space)) {  // a mapping's header
+      std::istringstream header(line);
+      std::string range, offset, device, inode, path;
+      header >> range >> perms >> offset >> device >> inode;
+      std::getline(header >> std::ws, path);
+      std::string name = path.empty() ? "anonymous" : path.substr(path.rfind('/') + 1);
+      if (name.rfind("[stack:", 0) == 0) name = "anonymous";
+      current = &out[name];
+      continue;
+    }
+    if (!current || colon == std::string::npos) continue;
+    const std::string key = line.substr(0, colon);
+    const long kb = std::atol(line.c_str() + colon + 1);
+    if (key == "Rss") {
+      (perms[2] == 'x' ? current->code : perms[1] == 'w' ? current->writable : current->read_only) += kb;
+    } else if (key == "Private_Dirty") {
+      current->private_dirty += kb;
+    }
+  }
+  return out;
+}
+
+// The idle RSS by mapping: the `top` largest, then the rest summed, then files vs anonymous.
+void print_smaps_breakdown(pid_t pid, int top) {
+  const auto by_name = smaps_by_mapping(pid);
+  std::vector<std::pair<std::string, MappingRss>> sorted(by_name.begin(), by_name.end());
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto& a, const auto& b) { return a.second.total() > b.second.total(); });
+  std::printf("  RSS by mapping (KiB; code = r-x, read-only = r-- incl. relocated data, writable = rw-;\n"
+              "  dirty = written by this process: heap, stacks, relocations, data):\n");
+  std::printf("  %8s %8s %8s %8s %8s  %s\n", "rss", "code", "ro", "rw", "dirty", "mapping");
+  MappingRss rest, files;
+  int rest_count = 0, file_count = 0;
+  for (std::size_t i = 0; i < sorted.size(); ++i) {
+    const auto& [name, m] = sorted[i];
+    const bool file = name != "anonymous" && name.front() != '[';
+    if (file) {
+      ++file_count;
+      files.code += m.code;
+      files.read_only += m.read_only;
+      files.writable += m.writable;
+      files.private_dirty += m.private_dirty;
+    }
+    if (static_cast<int>(i) < top) {
+      std::printf("  %8ld %8ld %8ld %8ld %8ld  %s\n", m.total(), m.code, m.read_only, m.writable, m.private_dirty,
+                  name.c_str());
+    } else {
+      ++rest_count;
+      rest.code += m.code;
+      rest.read_only += m.read_only;
+      rest.writable += m.writable;
+      rest.private_dirty += m.private_dirty;
+    }
+  }
+  if (rest_count)
+    std::printf("  %8ld %8ld %8ld %8ld %8ld  (%d more)\n", rest.total(), rest.code, rest.read_only, rest.writable,
+                rest.private_dirty, rest_count);
+  std::printf("  %8ld %8ld %8ld %8ld %8ld  all %d mapped files (the binary, shared libraries, the database's -shm)\n\n",
+              files.total(), files.code, files.read_only, files.writable, files.private_dirty, file_count);
+}
 
 std::string customer(int i) { return "cliente" + std::to_string(i) + "@cliente.example"; }
 
@@ -123,6 +219,8 @@ int main(int argc, char** argv) {
   bool tiny = false;
   double idle_seconds = 60, rate = 20;
   int messages = 200;
+  int smaps_top = 0;
+  bool unit_env = true;
   std::vector<std::string> env;  // --env NAME=VALUE for the daemon (MALLOC_ARENA_MAX=2, …)
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg(argv[i]);
@@ -138,17 +236,36 @@ int main(int argc, char** argv) {
       env.emplace_back(argv[++i]);
     } else if (arg == "--rate" && i + 1 < argc) {
       rate = std::atof(argv[++i]);
+    } else if (arg == "--no-unit-env") {
+      unit_env = false;
+    } else if (arg == "--smaps-top" && i + 1 < argc) {
+      smaps_top = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--tiny] [--idle-seconds S] [--messages N] [--rate R] [--env NAME=VALUE] [--no-unit-env]"
+                   " [--smaps-top N]\n",
+                   argv[0]);
       return 2;
     }
   }
   if (messages < 1 || rate <= 0 || idle_seconds < 0) return 2;
+  if (unit_env) {
+    const auto from_unit = unit_environment();
+    if (!from_unit) {
+      std::fprintf(stderr, "cannot read %s/systemd/atendd.service (or run with --no-unit-env)\n", ATENDD_SOURCE_DIR);
+      return 2;
+    }
+    env.insert(env.begin(), from_unit->begin(), from_unit->end());  // --env given later wins
+  }
+  std::string env_shown;
+  for (const auto& e : env) env_shown += " " + e;
   const auto wall = Steady::now();
   std::printf("bench_daemon%s (%s)\n"
               "the atendd binary (%s) with %d mailboxes on a private Dovecot (plain IMAP, 127.0.0.1, IDLE on),\n"
-              "SQLite store in /var/tmp, SMTP to an in-process sink. RSS and CPU from /proc/PID (all threads).\n\n",
-              tiny ? " --tiny" : "", kBuildNote, ATENDD_BINARY, kMailboxes);
+              "SQLite store in /var/tmp, SMTP to an in-process sink. RSS and CPU from /proc/PID (all threads).\n"
+              "environment (%s):%s\n\n",
+              tiny ? " --tiny" : "", kBuildNote, ATENDD_BINARY, kMailboxes,
+              unit_env ? "systemd/atendd.service's, then --env" : "--env only", env_shown.empty() ? " -" : env_shown.c_str());
 
   std::vector<std::string> users;
   for (int m = 1; m <= kMailboxes; ++m) users.push_back("suporte" + std::to_string(m));
@@ -237,6 +354,7 @@ int main(int argc, char** argv) {
   std::printf("  PSS %.1f MiB (shared library pages divided among the processes mapping them)\n",
               proc_kb(pid, "smaps_rollup", "Pss") / 1024.0);
   std::printf("  CPU %.3f s in %.0f s = %.3f %% of one core\n\n", idle_cpu, idle_s, 100.0 * idle_cpu / idle_s);
+  if (smaps_top > 0) print_smaps_breakdown(pid, smaps_top);
   summary("daemon", "idle RSS, 5 mailboxes in IDLE", static_cast<double>(rss), "KiB", 0, hwm / 1024.0,
           "target: at most 15 MiB", 15 * 1024);
   summary("daemon", "idle CPU, 5 mailboxes in IDLE", 60e3 * idle_cpu / idle_s, "ms/min", 0, 0, "-", 0);

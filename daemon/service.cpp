@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include <malloc.h>
 #include <unistd.h>
 
 #include "daemon/outbox/channel_sender.h"
@@ -30,6 +31,11 @@ namespace {
 constexpr auto kOutboxPoll = std::chrono::milliseconds(1000);
 // How often the lifecycle scheduler looks for deadlines, reminders and auto-closes.
 constexpr Timestamp kSchedulerSeconds = 60;
+// Quiet this long after start-up or the last mail in or out, the process gives the heap pages it
+// freed back to the kernel (once per quiet spell). glibc returns only the top of the heap by
+// itself; the pages freed in the middle (start-up work, the last batch's messages, the page
+// caches the pollers released) stay resident until malloc_trim.
+constexpr auto kQuietBeforeTrim = std::chrono::seconds(5);
 }  // namespace
 
 // --- mailbox leases: with a shared database (PostgreSQL) several instances run with
@@ -176,7 +182,8 @@ void Service::start() {
   // --- admin endpoint (/healthz, /metrics, /api/v1, the status page, /webhooks). A port that
   // cannot be bound is logged and the mail keeps flowing: the endpoint is not the product.
   try {
-    admin_ = std::make_unique<AdminServer>(config_, log_, [this] { return mailbox_health(); });
+    // The templates compiled once above: a second compiled set would hold another ~0.5 MiB.
+    admin_ = std::make_unique<AdminServer>(config_, log_, [this] { return mailbox_health(); }, renderer_);
     admin_->start();
   } catch (const std::exception& e) {
     admin_.reset();
@@ -251,7 +258,12 @@ void Service::outbox_loop() {
     // --- end of lifecycle scheduler
     // --- messaging channels: replies to channel contacts go out through the channel's API.
     ChannelSender channel_sender(runtime.store(), config_, runtime.clock(), log_);
+    // --- idle memory: the time of the last work seen by this loop, and whether the quiet spell
+    // since then has been trimmed.
+    auto last_busy = std::chrono::steady_clock::now();
+    bool trimmed = false;
     for (;;) {
+      bool busy = false;
       try {
         if (runtime.clock().now() >= next_schedule) {
           next_schedule = runtime.clock().now() + kSchedulerSeconds;
@@ -273,11 +285,25 @@ void Service::outbox_loop() {
       try {
         const DrainResult result = sender.drain_due();
         if (result.sent + result.retried + result.failed == 0) sender.close();
+        else busy = true;
       } catch (const std::exception& e) {
         log_.error(std::string("outbox: ") + e.what());
       }
+      // --- idle memory
+      const auto now = std::chrono::steady_clock::now();
+      if (busy) {
+        last_busy = now;
+        trimmed = false;
+      } else if (!trimmed && now - last_busy >= kQuietBeforeTrim) {
+        ::malloc_trim(0);
+        trimmed = true;
+      }
       std::unique_lock<std::mutex> lock(mutex_);
       if (wake_.wait_for(lock, kOutboxPoll, [this] { return stopping_ || outbox_due_; }) && stopping_) break;
+      if (outbox_due_) {  // a mailbox committed a batch: that was work too
+        last_busy = std::chrono::steady_clock::now();
+        trimmed = false;
+      }
       outbox_due_ = false;
     }
     sender.close();

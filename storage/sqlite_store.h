@@ -29,6 +29,7 @@ class SqliteStore : public Store {
   void savepoint(const std::string& name) override;
   void release(const std::string& name) override;
   void rollback_to(const std::string& name) override;
+  void release_idle_memory() override;
 
   std::optional<JournalEntry> journal_by_source(const std::string& source, const std::string& mailbox,
                                                 std::int64_t uidvalidity, std::int64_t uid) override;

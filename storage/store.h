@@ -230,6 +230,10 @@ class Store {
   virtual void release(const std::string& name) = 0;
   virtual void rollback_to(const std::string& name) = 0;
 
+  // Gives back memory kept only to be faster next time (SQLite: the connection's page cache),
+  // for a caller about to wait idle. Never needed for correctness; the default keeps everything.
+  virtual void release_idle_memory() {}
+
   // Journal.
   virtual std::optional<JournalEntry> journal_by_source(const std::string& source,
       const std::string& mailbox, std::int64_t uidvalidity, std::int64_t uid) = 0;

@@ -57,8 +57,9 @@ AdminResponse json_reply(int status, const std::string& json) {
   return r;
 }
 
-AdminContext::AdminContext(const Config& c, Poco::Logger& l)
-    : config(c), log(l), runtime(std::make_unique<Runtime>(c, l)), tokens(c.server.admin_token_hashes) {}
+AdminContext::AdminContext(const Config& c, Poco::Logger& l, std::shared_ptr<const Renderer> renderer)
+    : config(c), log(l), runtime(std::make_unique<Runtime>(c, l, std::move(renderer))),
+      tokens(c.server.admin_token_hashes) {}
 
 AdminContext::~AdminContext() = default;
 
@@ -239,8 +240,9 @@ class Factory : public Poco::Net::HTTPRequestHandlerFactory {
 }  // namespace
 
 AdminServer::AdminServer(const Config& config, Poco::Logger& log,
-                         std::function<std::vector<MailboxHealth>()> mailboxes)
-    : context_(std::make_shared<AdminContext>(config, log)) {
+                         std::function<std::vector<MailboxHealth>()> mailboxes,
+                         std::shared_ptr<const Renderer> renderer)
+    : context_(std::make_shared<AdminContext>(config, log, std::move(renderer))) {
   context_->mailboxes = std::move(mailboxes);
   context_->webhooks = std::make_unique<WebhookReceiver>(*context_);
 }
@@ -258,7 +260,8 @@ void AdminServer::start() {
   params->setMaxQueued(64);
   params->setKeepAlive(true);
   params->setTimeout(Poco::Timespan(10, 0));
-  pool_ = std::make_unique<Poco::ThreadPool>(2, 8);
+  // One thread kept while idle (the acceptor has its own); up to 8 are started under load.
+  pool_ = std::make_unique<Poco::ThreadPool>(1, 8);
   server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(context_), *pool_, socket, params);
   server_->start();
   context_->log.information("admin endpoint listening on " + socket.address().toString());

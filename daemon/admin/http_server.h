@@ -27,6 +27,7 @@ class ThreadPool;
 
 namespace atendd {
 
+class Renderer;
 class Runtime;
 class WebhookReceiver;
 
@@ -70,7 +71,8 @@ struct AdminContext {
   TokenCheck tokens;
   std::function<std::vector<MailboxHealth>()> mailboxes;
   std::unique_ptr<WebhookReceiver> webhooks;
-  AdminContext(const Config& c, Poco::Logger& l);
+  // `renderer`: templates already compiled by the service (shared, read-only); null = compile.
+  AdminContext(const Config& c, Poco::Logger& l, std::shared_ptr<const Renderer> renderer = nullptr);
   ~AdminContext();
 };
 
@@ -78,8 +80,10 @@ class AdminServer {
  public:
   static constexpr std::size_t kMaxBody = 1u << 20;  // larger bodies get 413
 
-  // `mailboxes` reports the IMAP pollers (may be called from any thread).
-  AdminServer(const Config& config, Poco::Logger& log, std::function<std::vector<MailboxHealth>()> mailboxes);
+  // `mailboxes` reports the IMAP pollers (may be called from any thread); `renderer` as in
+  // AdminContext.
+  AdminServer(const Config& config, Poco::Logger& log, std::function<std::vector<MailboxHealth>()> mailboxes,
+              std::shared_ptr<const Renderer> renderer = nullptr);
   ~AdminServer();
   // Binds server.admin_listen and starts serving; throws when the address cannot be bound.
   void start();

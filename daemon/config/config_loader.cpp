@@ -426,6 +426,7 @@ void SectionReader::secret(const char* key, std::string& path_out, std::string& 
     return;
   }
   path_out = p;
+  content.shrink_to_fit();  // read into a kMaxSecretBytes buffer: kept as is, each secret would hold it
   content_out = std::move(content);
 }
 

@@ -156,6 +156,10 @@ void ImapPoller::session(const std::atomic<bool>& stop, bool& was_connected) {
     if (end == CycleEnd::MoreWaiting) continue;
     // Mail that came while we fetched or flagged was announced then (EXISTS), not again in IDLE.
     if (end == CycleEnd::CaughtUp && conn.take_new_mail_hint()) continue;
+    // Caught up, about to wait (often minutes): the store gives back its page cache. With one
+    // store connection per mailbox thread that is most of what an idle daemon's heap would hold,
+    // and in WAL mode another connection's commit empties that cache at the next read anyway.
+    store_.release_idle_memory();
     if (use_idle) {
       idle(conn, stop);
     } else if (!wait(std::chrono::seconds(config_.poll_seconds), stop)) {

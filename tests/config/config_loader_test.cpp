@@ -388,6 +388,27 @@ TEST_CASE("a mailbox default_type must name a type", "[config]") {
   CHECK(has_problem(result, 7, "mailbox.suporte.default_type", "[type.garantia]"));
 }
 
+TEST_CASE("a secret read from a file holds no more memory than its text", "[config]") {
+  TempDir dir;
+  dir.file("suporte.pass", "imap-pass\n");
+  auto result = load(lines({
+                         "[server]",
+                         "address = s@example.com",
+                         "[mailbox.suporte]",
+                         "url = imap://imap.example.com/INBOX",
+                         "tls = none",
+                         "user = s@example.com",
+                         "password_file = suporte.pass",
+                     }),
+                     dir.path());
+  const Config& c = loaded(result);
+  const MailboxConfig& m = c.mailboxes.at("suporte");
+  CHECK(m.password == "imap-pass");
+  // It is read through a buffer of the largest secret allowed (64 KiB); a daemon keeps one per
+  // mailbox and channel for its whole life.
+  CHECK(m.password.capacity() < 1024);
+}
+
 TEST_CASE("a mailbox with url, user and password file loads with its settings", "[config]") {
   TempDir dir;
   dir.file("suporte.pass", "imap-pass\n");
