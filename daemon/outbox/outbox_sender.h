@@ -4,6 +4,9 @@
 // senders (the daemon and `atendd deliver`) never send the same mail twice.
 #pragma once
 
+#include <cstdint>
+#include <vector>
+
 #include <Poco/Logger.h>
 
 #include "daemon/config/config.h"
@@ -25,7 +28,9 @@ class OutboxSender {
                Poco::Logger& log);
 
   // Sends what is due now, in batches, until nothing due is left or a delivery fails for a
-  // reason that is not the mail's own (server down: the rest waits for the next round).
+  // reason that is not the mail's own (server down: the rest waits for the next round). Throws
+  // StoreError when the store refuses; the mails of the batch not yet tried are given back, and a
+  // mail sent but not recorded is recorded first thing in the next call, never sent twice.
   DrainResult drain_due(int batch_size = 50);
   // Closes the SMTP connection (before sleeping a long time, or at shutdown).
   void close() { smtp_.close(); }
@@ -33,7 +38,11 @@ class OutboxSender {
   Timestamp backoff_seconds(int attempts) const;
 
  private:
+  // Releases the claimed mails batch[from…] (no attempt made); never throws.
+  void give_back(const std::vector<OutboxMail>& batch, std::size_t from) noexcept;
+
   Store& store_;
+  std::vector<std::int64_t> sent_unrecorded_;  // sent, but mark_outbox_sent failed
   SmtpConfig config_;
   SmtpSender smtp_;
   const Clock& clock_;

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <Poco/AutoPtr.h>
 #include <Poco/Logger.h>
 #include <Poco/NullChannel.h>
@@ -304,4 +306,55 @@ TEST_CASE("the outbox keeps sending without a retry after the SMTP server restar
   CHECK(result.retried == 0);
   CHECK(mail_by_id(store, id).state == OutboxState::Sent);
   CHECK(second.wait_for(1, 10).size() == 1);
+}
+
+TEST_CASE("a mail sent while the store cannot record it is recorded later and never sent again", "[outbox][sender]") {
+  TempDir dir;
+  SmtpSink sink(dir.path() + "/sink");
+  const std::string db_path = dir.path() + "/atendd.db";
+  SqliteStore store(db_path);
+  FixedClock clock(kNow);
+  const auto first = queue_mail(store, 1, kNow - 30);
+  const auto second = queue_mail(store, 2, kNow - 20);
+  const auto third = queue_mail(store, 3, kNow - 10);
+  // The store refuses to record the second mail as sent (as a full disk or a lock would).
+  auto sql = [&](const std::string& statement) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(db_path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    const int rc = sqlite3_exec(db, statement.c_str(), nullptr, nullptr, &error);
+    INFO((error ? error : ""));
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+  };
+  sql("CREATE TRIGGER refuse_sent BEFORE UPDATE OF state ON outbox WHEN NEW.state = 'sent' AND NEW.id = " +
+      std::to_string(second) + " BEGIN SELECT RAISE(ABORT, 'cannot write'); END");
+  OutboxSender sender(store, smtp_at(sink.port()), "atendd.example.com", clock, quiet_log());
+
+  CHECK_THROWS_AS(sender.drain_due(), StoreError);
+  CHECK(sink.wait_for(2, 10).size() == 2);  // the first two went out
+  CHECK(mail_by_id(store, first).state == OutboxState::Sent);
+  CHECK(mail_by_id(store, second).state == OutboxState::Sending);
+  // The third was given back, not left claimed for the lease's five minutes.
+  CHECK(mail_by_id(store, third).state == OutboxState::Pending);
+
+  SECTION("while the store still refuses nothing more is sent") {
+    CHECK_THROWS_AS(sender.drain_due(), StoreError);
+    CHECK(sink.wait_for(3, 0.5).size() == 2);
+    CHECK(mail_by_id(store, third).state == OutboxState::Pending);
+  }
+  SECTION("once the store accepts again the sent mail is recorded and only the third goes out") {
+    sql("DROP TRIGGER refuse_sent");
+    const DrainResult result = sender.drain_due();
+    CHECK(result.sent == 1);
+    CHECK(mail_by_id(store, second).state == OutboxState::Sent);
+    CHECK(mail_by_id(store, third).state == OutboxState::Sent);
+    const auto mails = sink.wait_for(3, 10);
+    REQUIRE(mails.size() == 3);
+    std::multiset<std::string> ids;
+    for (const auto& m : sink.wait_for(4, 0.5)) ids.insert(m.header("Message-ID"));
+    CHECK(ids.count("<outbox-2@example.com>") == 1);
+    CHECK(ids.size() == 3);
+  }
 }
