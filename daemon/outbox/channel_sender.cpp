@@ -120,10 +120,12 @@ ChannelDelivery ChannelSender::post(const ChannelConfig& channel, const std::str
 
 DrainResult ChannelSender::drain_due(int batch_size) {
   DrainResult result;
+  unrecorded_.record(store_, clock_.now());  // sent while the store refused: recorded first
   for (;;) {
     auto batch = store_.claim_due_channel_outbox(clock_.now(), batch_size, kLeaseSeconds);
     if (batch.empty()) return result;
-    for (auto& mail : batch) {
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const OutboxMail& mail = batch[i];
       ChannelDelivery delivery;
       delivery.permanent = true;
       std::string channel_id, sender;
@@ -140,21 +142,31 @@ DrainResult ChannelSender::drain_due(int batch_size) {
         const ParsedMessage parsed = parse_message(mail.raw);
         delivery = post(channel->second, channel_request_body(channel->second, sender, parsed.text, mail.message_id));
       }
-      if (delivery.ok) {
-        store_.mark_outbox_sent(mail.id, clock_.now());
-        ++result.sent;
-        log_.information("outbox " + std::to_string(mail.id) + " sent: " + mail.template_name + " through channel " +
-                         channel_id);
-      } else if (delivery.permanent || mail.attempts >= config_.smtp.max_attempts) {
-        store_.mark_outbox_failed(mail.id, delivery.error);
-        ++result.failed;
-        log_.error("outbox " + std::to_string(mail.id) + " failed for good: " + delivery.error);
-      } else {
-        const Timestamp next = clock_.now() + backoff_seconds(mail.attempts);
-        store_.mark_outbox_retry(mail.id, delivery.error, next);
-        ++result.retried;
-        log_.warning("outbox " + std::to_string(mail.id) + " not sent (attempt " + std::to_string(mail.attempts) +
-                     "), next try in " + std::to_string(next - clock_.now()) + " s: " + delivery.error);
+      try {
+        if (delivery.ok) {
+          store_.mark_outbox_sent(mail.id, clock_.now());
+          ++result.sent;
+          log_.information("outbox " + std::to_string(mail.id) + " sent: " + mail.template_name +
+                           " through channel " + channel_id);
+        } else if (delivery.permanent || mail.attempts >= config_.smtp.max_attempts) {
+          store_.mark_outbox_failed(mail.id, delivery.error);
+          ++result.failed;
+          log_.error("outbox " + std::to_string(mail.id) + " failed for good: " + delivery.error);
+        } else {
+          const Timestamp next = clock_.now() + backoff_seconds(mail.attempts);
+          store_.mark_outbox_retry(mail.id, delivery.error, next);
+          ++result.retried;
+          log_.warning("outbox " + std::to_string(mail.id) + " not sent (attempt " + std::to_string(mail.attempts) +
+                       "), next try in " + std::to_string(next - clock_.now()) + " s: " + delivery.error);
+        }
+      } catch (const StoreError& e) {
+        if (delivery.ok) {
+          unrecorded_.add(mail.id);
+          log_.error("outbox " + std::to_string(mail.id) + " sent, but the store could not record it (" + e.what() +
+                     "): recorded before anything else is sent");
+        }
+        give_back(store_, batch, i + 1);
+        throw;
       }
     }
   }

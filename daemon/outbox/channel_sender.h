@@ -8,6 +8,7 @@
 
 #include <Poco/Logger.h>
 
+#include "daemon/outbox/outbox_claims.h"
 #include "daemon/config/config.h"
 #include "daemon/outbox/outbox_sender.h"
 #include "daemon/tickets/clock.h"
@@ -30,7 +31,8 @@ std::string channel_request_body(const ChannelConfig& channel, const std::string
 class ChannelSender {
  public:
   ChannelSender(Store& store, const Config& config, const Clock& clock, Poco::Logger& log);
-  // Sends every channel mail that is due; same result shape as OutboxSender::drain_due.
+  // Sends every channel mail that is due; same result shape and the same handling of a store that
+  // refuses to record a delivery as OutboxSender::drain_due.
   DrainResult drain_due(int batch_size = 50);
 
  private:
@@ -41,6 +43,7 @@ class ChannelSender {
   const Config& config_;
   const Clock& clock_;
   Poco::Logger& log_;
+  UnrecordedSends unrecorded_;  // delivered, but the store refused to record it
 };
 
 }  // namespace atendd

@@ -24,10 +24,7 @@ DrainResult OutboxSender::drain_due(int batch_size) {
   // Mails that went out while the store could not record it (locked, full): recorded before
   // anything else is claimed or sent, never sent again while this sender lives. Throws while the
   // store still refuses.
-  while (!sent_unrecorded_.empty()) {
-    store_.mark_outbox_sent(sent_unrecorded_.back(), clock_.now());
-    sent_unrecorded_.pop_back();
-  }
+  unrecorded_.record(store_, clock_.now());
   for (;;) {
     auto batch = store_.claim_due_outbox(clock_.now(), batch_size, kLeaseSeconds);
     if (batch.empty()) return result;
@@ -67,30 +64,19 @@ DrainResult OutboxSender::drain_due(int batch_size) {
                          " s: " + e.what());
           }
         } catch (const StoreError&) {
-          give_back(batch, i + 1);  // this one stays claimed until its lease ends: tried again then
+          give_back(store_, batch, i + 1);  // this one stays claimed until its lease ends: tried again then
           throw;
         }
       } catch (const StoreError& e) {
         if (!sent) throw;  // not reached: only the marking touches the store in this block
-        sent_unrecorded_.push_back(mail.id);
+        unrecorded_.add(mail.id);
         log_.error("outbox " + std::to_string(mail.id) + " sent, but the store could not record it (" + e.what() +
                    "): recorded before anything else is sent");
-        give_back(batch, i + 1);
+        give_back(store_, batch, i + 1);
         throw;
       }
     }
     if (server_trouble) return result;
-  }
-}
-
-void OutboxSender::give_back(const std::vector<OutboxMail>& batch, std::size_t from) noexcept {
-  // Best effort: when the store refuses this too, the mails wait for their lease to end.
-  for (std::size_t i = from; i < batch.size(); ++i) {
-    try {
-      store_.release_outbox(batch[i].id);
-    } catch (const std::exception&) {
-      return;
-    }
   }
 }
 

@@ -4,12 +4,10 @@
 // senders (the daemon and `atendd deliver`) never send the same mail twice.
 #pragma once
 
-#include <cstdint>
-#include <vector>
-
 #include <Poco/Logger.h>
 
 #include "daemon/config/config.h"
+#include "daemon/outbox/outbox_claims.h"
 #include "daemon/outbox/smtp_sender.h"
 #include "daemon/tickets/clock.h"
 #include "storage/store.h"
@@ -38,11 +36,8 @@ class OutboxSender {
   Timestamp backoff_seconds(int attempts) const;
 
  private:
-  // Releases the claimed mails batch[from…] (no attempt made); never throws.
-  void give_back(const std::vector<OutboxMail>& batch, std::size_t from) noexcept;
-
   Store& store_;
-  std::vector<std::int64_t> sent_unrecorded_;  // sent, but mark_outbox_sent failed
+  UnrecordedSends unrecorded_;  // sent, but the store refused to record it
   SmtpConfig config_;
   SmtpSender smtp_;
   const Clock& clock_;
