@@ -7,7 +7,7 @@
 // from that ticket's customer (bench_common.h). Each size runs in its own fork()ed child on a fresh
 // store, so its peak RSS is its own. "Where the time goes" runs once more with a TimingStore around
 // the SqliteStore and measures parse and blob writes on the same bytes apart. Blobs are kept as the
-// daemon keeps them with SQLite: up to 256 KiB inside the database, larger ones as files
+// daemon keeps them with SQLite: up to 128 KiB (the default) inside the database, larger ones as files
 // (--database-blob-max-kb 0: every blob a file, as before migration 12).
 
 #include <sys/resource.h>

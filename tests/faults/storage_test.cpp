@@ -79,7 +79,7 @@ TEST_CASE("a full disk a locked database and a read-only state directory hold ma
   figures.note = "tmpfs on state_dir (db beside it): filled, remounted ro";
   auto daemon = site.start();
   std::vector<std::string> all_ids;
-  // Large messages (over database_blob_max_kb = 256 by default) are kept as files in the state
+  // Large messages (over database_blob_max_kb = 128 by default) are kept as files in the state
   // directory; small ones inside the database.
   std::string large_body;
   while (large_body.size() < 300 * 1024) large_body += "Uma linha longa do anexo colado no corpo da mensagem.\r\n";

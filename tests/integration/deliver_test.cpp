@@ -142,7 +142,7 @@ TEST_CASE("a customer's e-mail piped to atendd deliver opens a ticket and the cu
   REQUIRE(files.size() == 1);
   CHECK(files[0].filename == "a.jpg");
   // Kept whole (small: inside the database, not as a file), as `ticket show` and the API read it.
-  BlobStore blobs(setup.state_dir, *store, 256 * 1024);
+  BlobStore blobs(setup.state_dir, *store, 128 * 1024);
   const auto kept = blobs.get(files[0].sha256);
   REQUIRE(kept);
   CHECK(sha256_hex(*kept) == files[0].sha256);
@@ -238,7 +238,7 @@ TEST_CASE("malformed messages are stored with their defects and never crash deli
   REQUIRE(journal.size() == inputs.size());
   bool any_defects = false;
   for (const auto& entry : journal) {
-    const auto raw = BlobStore(setup.state_dir, *store, 256 * 1024).get(entry.content_sha256);
+    const auto raw = BlobStore(setup.state_dir, *store, 128 * 1024).get(entry.content_sha256);
     REQUIRE(raw);
     CHECK(sha256_hex(*raw) == entry.content_sha256);
     any_defects = any_defects || entry.detail.find("defects:") != std::string::npos;

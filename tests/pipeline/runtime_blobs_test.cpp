@@ -32,7 +32,7 @@ TEST_CASE("the daemon keeps a small blob in the SQLite database and a large one 
   const Config config = config_in(dir, "");
   Runtime runtime(config, Poco::Logger::get("test"));
   const std::string small = "From: ana@example.com\r\n\r\nsmall\r\n";
-  const std::string large(256 * 1024 + 1, 'x');
+  const std::string large(static_cast<size_t>(config.server.database_blob_max_kb) * 1024 + 1, 'x');
   std::string d_small, d_large;
   {
     BlobBatch batch(runtime.blobs());

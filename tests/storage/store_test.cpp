@@ -671,7 +671,7 @@ TEST_CASE("a SQLite store made before blobs moved into the database keeps readin
   }
   SqliteStore store(path);  // applies migration 12 now
   CHECK(store.schema_version() >= 12);
-  BlobStore blobs(dir.path(), store, 256 * 1024);
+  BlobStore blobs(dir.path(), store, 128 * 1024);
   CHECK(blobs.get(old_digest) == std::optional<std::string>(old_raw));
   CHECK_FALSE(store.blob(old_digest));
   const std::string new_digest = blobs.put("a new small blob");
