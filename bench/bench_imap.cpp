@@ -243,7 +243,7 @@ int main(int argc, char** argv) {
     {
       Config desk = bench_config(dir);
       SqliteStore store(dir + "/atendd.db");
-      BlobStore blobs(dir);
+      BlobStore blobs(dir, store, static_cast<std::size_t>(desk.server.database_blob_max_kb) * 1024);  // as the daemon
       std::unique_ptr<Renderer> renderer = make_renderer(desk);
       FixedClock clock(kBenchNow);
       InboundPipeline pipeline(store, blobs, desk, *renderer, clock, quiet_logger("bench.imap.pipeline"));

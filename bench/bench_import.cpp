@@ -76,7 +76,7 @@ ImportResult run(int n) {
     fs::create_directories(state);
     Config config = import_config(state);
     SqliteStore store(state + "/atendd.db");
-    BlobStore blobs(state);
+    BlobStore blobs(state, store, static_cast<std::size_t>(config.server.database_blob_max_kb) * 1024);  // as the daemon
     std::unique_ptr<Renderer> renderer = make_renderer(config);
     ImportOptions options;
     options.mailbox = "suporte";
@@ -101,7 +101,7 @@ ImportResult run(int n) {
     fs::create_directories(state);
     Config config = import_config(state);
     SqliteStore store(state + "/atendd.db");
-    BlobStore blobs(state);
+    BlobStore blobs(state, store, static_cast<std::size_t>(config.server.database_blob_max_kb) * 1024);  // as the daemon
     std::unique_ptr<Renderer> renderer = make_renderer(config);
     InboundPipeline pipeline(store, blobs, config, *renderer, clock, log);
     const auto t0 = Steady::now();

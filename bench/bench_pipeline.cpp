@@ -6,7 +6,9 @@
 // Mix: 70 % new tickets from new customers, 30 % replies carrying an earlier ticket's subject tag
 // from that ticket's customer (bench_common.h). Each size runs in its own fork()ed child on a fresh
 // store, so its peak RSS is its own. "Where the time goes" runs once more with a TimingStore around
-// the SqliteStore and measures parse and blob writes on the same bytes apart.
+// the SqliteStore and measures parse and blob writes on the same bytes apart. Blobs are kept as the
+// daemon keeps them with SQLite: up to 128 KiB (the default) inside the database, larger ones as files
+// (--database-blob-max-kb 0: every blob a file, as before migration 12).
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -34,6 +36,8 @@ namespace {
 // Where the stores go: /var/tmp (on disk, not a tmpfs) unless --scratch DIR names another place
 // (a tmpfs there takes the disk's flushes out and leaves the CPU's share).
 std::string scratch_root = "/var/tmp";
+// [server] database_blob_max_kb, in bytes: the daemon's default unless --database-blob-max-kb.
+std::size_t database_blob_max_bytes = static_cast<std::size_t>(ServerConfig{}.database_blob_max_kb) * 1024;
 
 std::string make_scratch_dir() {
   std::string templ = scratch_root + "/atendd-bench-XXXXXX";
@@ -94,7 +98,7 @@ PipelineResult run_pipeline(int n, bool profile) {
   SqliteStore sqlite(dir.path + "/atendd.db");
   TimingStore timing(sqlite);
   Store& store = profile ? static_cast<Store&>(timing) : static_cast<Store&>(sqlite);
-  BlobStore blobs(dir.path);
+  BlobStore blobs(dir.path, sqlite, database_blob_max_bytes);  // untimed: blob writes are timed apart
   std::unique_ptr<Renderer> renderer = make_renderer(config);
   FixedClock clock(kBenchNow);
   Poco::Logger& log = quiet_logger("bench.pipeline");
@@ -235,6 +239,8 @@ int main(int argc, char** argv) {
       tiny = true;
     } else if (arg == "--no-breakdown") {
       breakdown = false;
+    } else if (arg == "--database-blob-max-kb" && i + 1 < argc) {
+      database_blob_max_bytes = static_cast<std::size_t>(std::strtoul(argv[++i], nullptr, 10)) * 1024;
     } else if (arg == "--scratch" && i + 1 < argc) {
       scratch_root = argv[++i];
     } else if (arg == "--sizes" && i + 1 < argc) {
@@ -246,21 +252,24 @@ int main(int argc, char** argv) {
         p = *end == ',' ? end + 1 : end;
       }
     } else {
-      std::fprintf(stderr, "usage: %s [--tiny] [--sizes N,N,...] [--scratch DIR] [--no-breakdown]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--tiny] [--sizes N,N,...] [--scratch DIR] [--database-blob-max-kb N] [--no-breakdown]\n",
+                   argv[0]);
       return 2;
     }
   }
   const auto wall = Steady::now();
   std::printf("bench_pipeline%s (%s)\n"
               "InboundPipeline::process_batch, batches of %d as the IMAP poller fetches them (one transaction, a savepoint per\n"
-              "message), SQLite WAL (synchronous=NORMAL) in %s,\n"
+              "message), SQLite WAL (synchronous=NORMAL) in %s, blobs up to %zu KiB in the database\n"
+              "(larger ones, and all with 0, as files: blob MB),\n"
               "built-in pt_BR templates; mix: 70 %% new tickets (opening + forward queued), 30 %% customer replies\n"
               "with the subject tag of a random earlier ticket. Each size: fresh store, own child process.\n"
               "us/msg = wall time per message; last10%% = per message over the last tenth of the run (a cost\n"
               "growing with the store shows there); cpu us = CPU time (user + system) per message, the steadier\n"
               "figure on a shared machine (waits for the disk are not in it);\n"
               "peak/grow = VmHWM of the child and its growth during the run.\n\n",
-              tiny ? " --tiny" : "", kBuildNote, ImapPollerTiming{}.batch_messages, scratch_root.c_str());
+              tiny ? " --tiny" : "", kBuildNote, ImapPollerTiming{}.batch_messages, scratch_root.c_str(),
+              database_blob_max_bytes / 1024);
 
   const int prof_n = tiny ? 300 : 10000;
   auto t_gen = Steady::now();
@@ -311,7 +320,7 @@ int main(int argc, char** argv) {
   std::printf("\nyardsticks (same run, same disk):\n");
   std::printf("  SQLite prepared INSERT of a 2 KB blob + unique key, 1 row per transaction:   %8.0f rows/s\n", sql1);
   std::printf("  SQLite prepared INSERT of a 2 KB blob + unique key, 100 rows per transaction: %8.0f rows/s\n", sql100);
-  std::printf("  2.5 KB file written, fsync()ed and renamed (what BlobStore::put does):        %8.0f files/s\n", files);
+  std::printf("  2.5 KB file written, fsync()ed and renamed (BlobStore::put of a file blob):   %8.0f files/s\n", files);
   std::printf("  bad = outcomes that differ from the plan (a reply not threaded, a protocol out of order)\n");
   summary("pipeline", "yardstick: SQLite INSERT 2KB, 100 rows/tx", sql100, "rows/s", 0, 0, "-", 0);
   summary("pipeline", "yardstick: 2.5KB file write+fsync+rename", files, "files/s", 0, 0, "-", 0);
@@ -330,7 +339,8 @@ int main(int argc, char** argv) {
     out.parse_s = seconds_since(t0);
     {
       ScratchDir dir;
-      BlobStore blobs(dir.path);
+      SqliteStore blob_store(dir.path + "/atendd.db");
+      BlobStore blobs(dir.path, blob_store, database_blob_max_bytes);
       t0 = Steady::now();
       const int per_batch = ImapPollerTiming{}.batch_messages;
       for (int start = 0; start < prof_n; start += per_batch) {  // as process_batch writes them

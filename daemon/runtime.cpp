@@ -23,14 +23,31 @@ std::unique_ptr<Renderer> make_renderer(const Config& config) {
   return renderer;
 }
 
+namespace {
+
+// SQLite: small blobs in the database, the rest as files under the state directory, or every new
+// blob a file under blob_dir when one is named (still reading the database, where blobs written
+// before blob_dir was set are). PostgreSQL: blob_dir's files, or else the database alone.
+std::unique_ptr<BlobStore> make_blob_store(const Config& config, Store& store) {
+  const ServerConfig& server = config.server;
+  if (server.database.rfind("sqlite:", 0) == 0) {
+    const bool shared_dir = !server.blob_dir.empty();
+    const std::size_t database_max_bytes =
+        shared_dir ? 0 : static_cast<std::size_t>(server.database_blob_max_kb) * 1024;
+    return std::make_unique<BlobStore>(shared_dir ? server.blob_dir : server.state_dir, store, database_max_bytes);
+  }
+  if (!server.blob_dir.empty()) return std::make_unique<BlobStore>(server.blob_dir);
+  return std::make_unique<BlobStore>(store);
+}
+
+}  // namespace
+
 Runtime::Runtime(const Config& config, Poco::Logger& log) : Runtime(config, log, nullptr) {}
 
 Runtime::Runtime(const Config& config, Poco::Logger& log, std::shared_ptr<const Renderer> renderer)
     : config_(config),
       store_((Poco::File(config.server.state_dir).createDirectories(), open_store(config.server.database))),
-      blobs_(!config.server.blob_dir.empty() ? std::make_unique<BlobStore>(config.server.blob_dir)
-             : config.server.database.rfind("sqlite:", 0) == 0 ? std::make_unique<BlobStore>(config.server.state_dir)
-                                                              : std::make_unique<BlobStore>(*store_)),
+      blobs_(make_blob_store(config, *store_)),
       renderer_(renderer ? std::move(renderer) : std::shared_ptr<const Renderer>(make_renderer(config))) {
   log.debug("state in " + config.server.state_dir + ", database " + config.server.database);
 }

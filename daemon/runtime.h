@@ -18,8 +18,9 @@ namespace atendd {
 
 class Runtime {
  public:
-  // Creates the state directory, opens the store (migrations) and the blob store (blob_dir or the
-  // state directory; with PostgreSQL and no blob_dir, the database), compiles the templates.
+  // Creates the state directory, opens the store (migrations) and the blob store (SQLite: blobs up
+  // to database_blob_max_kb in the database, larger ones under the state directory, or all under
+  // blob_dir; PostgreSQL: blob_dir, or else the database), compiles the templates.
   // Throws StoreError or TemplateError.
   Runtime(const Config& config, Poco::Logger& log);
   // The same with templates already compiled (shared between threads; null = compile them).

@@ -1,5 +1,6 @@
-// blob_store.cpp — the two blob backends: content-addressed files (ROOT/blobs/ab/abcdef…, written
-// atomically) and the database's blobs table (through Store::put_blobs / Store::blob).
+// blob_store.cpp — the blob backends: content-addressed files (ROOT/blobs/ab/abcdef…, written
+// atomically), the database's blobs table (through Store::put_blobs / Store::blob), and the two
+// split by size (small blobs in the database, large ones as files).
 #include "storage/blob_store.h"
 
 #include <fcntl.h>
@@ -174,14 +175,63 @@ class DatabaseBackend : public BlobBackend {
   Store& store_;
 };
 
+// Small blobs in the database, large ones as files. A blob is looked up in the database first (one
+// primary-key probe), then as a file: large blobs, and every blob of a store made before the
+// database kept any, are files.
+class SplitBackend : public BlobBackend {
+ public:
+  SplitBackend(const std::string& root, Store& store, std::size_t database_max_bytes)
+      : files_(root), database_(store), database_max_bytes_(database_max_bytes) {}
+
+  class SplitBatch : public Batch {
+   public:
+    SplitBatch(std::unique_ptr<Batch> files, std::unique_ptr<Batch> database, std::size_t database_max_bytes)
+        : files_(std::move(files)), database_(std::move(database)), database_max_bytes_(database_max_bytes) {}
+    void put(const std::string& digest, std::string_view bytes) override {
+      if (database_max_bytes_ > 0 && bytes.size() <= database_max_bytes_) {
+        database_->put(digest, bytes);
+      } else {
+        files_->put(digest, bytes);
+      }
+    }
+    // The files first: a failure there (a full disk) leaves no row behind. Both are durable before
+    // commit() returns, so before any transaction that names them.
+    void commit() override {
+      files_->commit();
+      database_->commit();
+    }
+
+   private:
+    std::unique_ptr<Batch> files_, database_;
+    std::size_t database_max_bytes_;
+  };
+
+  std::unique_ptr<Batch> batch() override {
+    return std::make_unique<SplitBatch>(files_.batch(), database_.batch(), database_max_bytes_);
+  }
+
+  std::optional<std::string> get(const std::string& sha256) override {
+    if (auto bytes = database_.get(sha256)) return bytes;
+    return files_.get(sha256);
+  }
+
+ private:
+  FileBackend files_;
+  DatabaseBackend database_;
+  std::size_t database_max_bytes_;
+};
+
 }  // namespace
+
+BlobStore::BlobStore(std::string root, Store& store, std::size_t database_max_bytes)
+    : root_(std::move(root)), backend_(std::make_unique<SplitBackend>(root_, store, database_max_bytes)) {}
 
 BlobStore::BlobStore(std::string root) : root_(std::move(root)), backend_(std::make_unique<FileBackend>(root_)) {}
 
 BlobStore::BlobStore(Store& store) : backend_(std::make_unique<DatabaseBackend>(store)) {}
 
 std::string BlobStore::path_of(const std::string& sha256) const {
-  return root_.empty() ? std::string() : file_path(root_, sha256);
+  return root_.empty() || !is_hex_digest(sha256) ? std::string() : file_path(root_, sha256);
 }
 
 std::string BlobStore::put(std::string_view bytes) {

@@ -1,12 +1,15 @@
 // blob_store.h — raw messages and attachments, content-addressed: a blob's name is the SHA-256 of
 // its bytes, so writing the same bytes twice is harmless and no name ever comes from mail input
-// (invariant 5: nothing escapes the blob folder). One interface, BlobBackend, with two
+// (invariant 5: nothing escapes the blob folder). One interface, BlobBackend, with three
 // implementations: files under a directory (the state directory, or [server] blob_dir, a directory
-// several instances share), or the database's blobs table (PostgreSQL, migration 10), so that
-// instances on several machines depend on no machine's disk. The rest of atendd holds a BlobStore
-// (reads, single writes) and uses a BlobBatch to make a batch of blobs durable at once.
+// several instances share); the database's blobs table (PostgreSQL, migration 10, so that
+// instances on several machines depend on no machine's disk); or both, split by size (SQLite,
+// migration 12: small blobs in the database, large ones as files, read from wherever they are).
+// The rest of atendd holds a BlobStore (reads, single writes) and uses a BlobBatch to make a batch
+// of blobs durable at once.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,13 +47,19 @@ class BlobStore {
   // The store's blobs table (PostgreSQL): written in a transaction of its own. `store` must
   // outlive this BlobStore and be used from the same thread.
   explicit BlobStore(Store& store);
+  // Both: blobs of at most `database_max_bytes` go to the store's blobs table, larger ones to files
+  // under ROOT as above (0: every new blob a file). Reads look in the database, then in the files,
+  // so blobs written by an older atendd (files only) stay readable. `store` as above.
+  BlobStore(std::string root, Store& store, std::size_t database_max_bytes);
 
   // Stores the bytes durably and returns their SHA-256. Throws std::runtime_error or StoreError.
   std::string put(std::string_view bytes);
   // Nothing when `sha256` is not a lower-case hex SHA-256 or no such blob exists.
   std::optional<std::string> get(const std::string& sha256) const;
-  // Files only: where the blob's file is (or would be); empty for database blobs.
+  // Where the blob's file is (or would be, for a blob too large for the database); empty when
+  // every blob is in the database.
   std::string path_of(const std::string& sha256) const;
+  // True when every blob is in the database (no files at all).
   bool in_database() const { return root_.empty(); }
 
  private:
@@ -61,8 +70,9 @@ class BlobStore {
 
 // Group commit of blobs: put() hands each blob to the backend's batch (files: a temporary file,
 // not yet synced; database: kept in memory); commit() makes them all durable at once (files: one
-// syncfs or fsync, renames, directory syncs; database: one transaction). A blob is visible under its
-// name only once durable. Destroyed without commit(): nothing stays. One batch per thread.
+// syncfs or fsync, renames, directory syncs; database: one transaction; both: the files, then the
+// transaction). A blob is visible under its name only once durable. Destroyed without commit():
+// nothing stays. One batch per thread.
 class BlobBatch {
  public:
   explicit BlobBatch(BlobStore& store) : batch_(store.backend_->batch()) {}

@@ -1052,18 +1052,36 @@ std::optional<std::string> SqliteStore::lease_holder(const std::string& name, Ti
   return q.text(0);
 }
 
-// ---- one writer at a time, blobs as files, contact identities (migration 10)
+// ---- one writer at a time, small blobs in the database (migration 12), contact identities (migration 10)
 
 // BEGIN IMMEDIATE already makes every writer wait for the one before: nothing to add.
 void SqliteStore::lock_message(const std::string& /*content_sha256*/) {}
 void SqliteStore::lock_sender(const std::string& /*address*/) {}
 
-void SqliteStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& /*blobs*/) {
-  throw StoreError(StoreError::Kind::Other, "the SQLite store keeps blobs as files (FileBlobStore)");
+// One transaction for the batch (or the caller's, when one is open). Committed before the
+// transaction that journals the messages naming these blobs: the WAL is replayed as a prefix after
+// a crash or a power loss, so no commit that names a blob survives without the commit that wrote it.
+void SqliteStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) {
+  if (blobs.empty()) return;
+  const bool own = sqlite3_get_autocommit(db_) != 0;
+  if (own) exec("BEGIN IMMEDIATE");
+  try {
+    for (const auto& [sha256, bytes] : blobs)
+      query("INSERT OR IGNORE INTO blobs(sha256, bytes, size, created_at) VALUES(?, ?, ?, strftime('%s','now'))")
+          .bind(sha256).bind_blob(bytes).bind(static_cast<std::int64_t>(bytes.size()))
+          .run();
+    if (own) exec("COMMIT");
+  } catch (...) {
+    if (own) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
 }
 
-std::optional<std::string> SqliteStore::blob(const std::string& /*sha256*/) {
-  throw StoreError(StoreError::Kind::Other, "the SQLite store keeps blobs as files (FileBlobStore)");
+std::optional<std::string> SqliteStore::blob(const std::string& sha256) {
+  auto q = query("SELECT bytes FROM blobs WHERE sha256 = ?");
+  q.bind(sha256);
+  if (!q.step()) return std::nullopt;
+  return q.text(0);
 }
 
 std::vector<Contact> SqliteStore::identities(std::int64_t contact_id) {

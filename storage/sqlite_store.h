@@ -118,7 +118,7 @@ class SqliteStore : public Store {
   void release_lease(const std::string& name, const std::string& holder) override;
   std::optional<std::string> lease_holder(const std::string& name, Timestamp now) override;
 
-  // ---- migration 10
+  // ---- migration 10 (put_blobs and blob: migration 12)
   void lock_message(const std::string& content_sha256) override;
   void lock_sender(const std::string& address) override;
   void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) override;

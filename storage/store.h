@@ -426,8 +426,9 @@ class Store {
   // (SQLite: begin() takes the write lock) has nothing to do. Outside a transaction: nothing.
   virtual void lock_sender(const std::string& address) = 0;
   // Blobs (raw messages, attachments) kept in the database itself, by SHA-256 (lower-case hex).
-  // put_blobs stores every (sha256, bytes) pair not there yet, durably, in its own transaction
-  // unless one is open. A store that keeps blobs as files (SQLite) throws StoreError (Other).
+  // put_blobs stores every (sha256, bytes) pair not there yet, as durably as any commit of the
+  // store, in its own transaction unless one is open (PostgreSQL: migration 10; SQLite: migration
+  // 12, where only small blobs are kept so and the rest are files, see BlobStore).
   virtual void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) = 0;
   virtual std::optional<std::string> blob(const std::string& sha256) = 0;
   // A contact's identities: the contacts that stand for the same person (an e-mail address, a

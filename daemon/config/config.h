@@ -28,6 +28,7 @@ struct ServerConfig {
   std::string state_dir = "/var/lib/atendd";
   std::string database;                // "sqlite:/path" (default: sqlite:STATE_DIR/atendd.db)
   std::string blob_dir;                // raw messages, attachments; empty = state_dir (SQLite) or the database (PostgreSQL)
+  int database_blob_max_kb = 128;      // SQLite without blob_dir: blobs up to this size in the database, larger as files; 0 = all files
   std::string admin_listen = "127.0.0.1:8025";
   std::string admin_tokens;            // path
   std::vector<AdminToken> admin_token_hashes;  // read from admin_tokens: hashes only, never the tokens

@@ -474,6 +474,7 @@ void Loader::read_server(SectionReader& s) {
 
   std::string blob_dir;
   if (s.text("blob_dir", blob_dir) && !blob_dir.empty()) out.blob_dir = resolve(blob_dir);
+  s.integer("database_blob_max_kb", out.database_blob_max_kb, 0, 16384);
 
   std::string database;
   if (s.text("database", database) && !database.empty()) {

@@ -271,3 +271,16 @@ CREATE INDEX contacts_person ON contacts(person_id);
 -- outbox_message_id repeated the index that UNIQUE on outbox.message_id already gives: one more
 -- random-key B-tree to update for every queued mail (bench_pipeline, issue 8), read by nothing else.
 DROP INDEX IF EXISTS outbox_message_id;
+
+-- migration 12
+-- Small blobs (raw messages, attachments up to [server] database_blob_max_kb) inside the database:
+-- one row each in the batch's own transaction instead of a file, a syncfs and directory syncs per
+-- batch (SQLite reads and writes blobs below ~100 KB faster inside than as files). Larger blobs,
+-- and every blob of a store made before this block, stay files under the state directory (or
+-- blob_dir); readers look here first, then there.
+CREATE TABLE blobs (
+  sha256 TEXT PRIMARY KEY,
+  bytes BLOB NOT NULL,
+  size INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);

@@ -461,6 +461,16 @@ TEST_CASE("a mailbox max_message_mb defaults to 25 and must be between 1 and 204
   CHECK(has_problem(mailbox("max_message_mb = many"), 7, "mailbox.suporte.max_message_mb"));
 }
 
+TEST_CASE("server.database_blob_max_kb defaults to 128 and must be between 0 and 16384", "[config]") {
+  auto server = [&](const char* extra) { return load(lines({"[server]", "address = s@example.com", extra})); };
+  CHECK(loaded(server("")).server.database_blob_max_kb == 128);
+  CHECK(loaded(server("database_blob_max_kb = 0")).server.database_blob_max_kb == 0);
+  CHECK(loaded(server("database_blob_max_kb = 16384")).server.database_blob_max_kb == 16384);
+  CHECK(has_problem(server("database_blob_max_kb = 16385"), 3, "server.database_blob_max_kb"));
+  CHECK(has_problem(server("database_blob_max_kb = -1"), 3, "server.database_blob_max_kb"));
+  CHECK(has_problem(server("database_blob_max_kb = 1MB"), 3, "server.database_blob_max_kb"));
+}
+
 TEST_CASE("lists are split on commas, trimmed and addresses and domains lower-cased", "[config]") {
   auto result = load(lines({
       "[server]",

@@ -1,8 +1,10 @@
 // storage_test.cpp — the state directory failing under the running daemon: a full disk (a small
 // tmpfs mounted on the state directory, filled up), a database locked by another process holding a
-// write transaction, and the state directory remounted read-only. Meanwhile no message is flagged
-// on the IMAP server, /healthz answers 503 naming the mailbox, and once the fault clears every
-// message is applied exactly once. Needs root for mount(8); says so and records nothing otherwise.
+// write transaction, and the state directory remounted read-only. Meanwhile no message that needs
+// the failing part is flagged on the IMAP server, /healthz answers 503 naming the mailbox, and once
+// the fault clears every message is applied exactly once. Messages small enough for their blobs to
+// live in the database (database_blob_max_kb) need nothing from the state directory, and pass a
+// full one. Needs root for mount(8); says so and records nothing otherwise.
 #include <sys/mount.h>
 
 #include <cerrno>
@@ -77,11 +79,16 @@ TEST_CASE("a full disk a locked database and a read-only state directory hold ma
   figures.note = "tmpfs on state_dir (db beside it): filled, remounted ro";
   auto daemon = site.start();
   std::vector<std::string> all_ids;
-  auto add = [&](const std::string& phase, int count) {
+  // Large messages (over database_blob_max_kb = 128 by default) are kept as files in the state
+  // directory; small ones inside the database.
+  std::string large_body;
+  while (large_body.size() < 300 * 1024) large_body += "Uma linha longa do anexo colado no corpo da mensagem.\r\n";
+  auto add = [&](const std::string& phase, int count, bool large = false) {
     std::vector<std::string> raws;
     for (int i = 0; i < count; ++i) {
       const std::string id = phase + "-" + std::to_string(i) + "@cliente.test";
-      raws.push_back(new_message(id, phase + std::to_string(i) + "@cliente.test", phase + " " + std::to_string(i)));
+      raws.push_back(new_message(id, phase + std::to_string(i) + "@cliente.test", phase + " " + std::to_string(i),
+                                 large ? "Mensagem " + id + ".\r\n" + large_body : ""));
       all_ids.push_back(id);
     }
     site.dovecot->add_unseen_many("support", raws);
@@ -109,14 +116,19 @@ TEST_CASE("a full disk a locked database and a read-only state directory hold ma
   REQUIRE(eventually(30, [&] { return census(*site.store()).outbox_not_sent == 0; }));
 
   SECTION("full disk, then locked database, then read-only state directory") {
-    // 1. Disk full.
+    // 1. Disk full: large messages wait; small ones (blobs in the database) go through.
     const size_t filled = fill(site.state_dir + "/filler");
     CHECK(filled > 0);
-    add("cheio", 5);
+    add("cheio", 5, true);
     ++figures.faults;
     held_back(5);
     std::filesystem::remove(site.state_dir + "/filler");
     resumes(10);
+    CHECK(fill(site.state_dir + "/filler") > 0);
+    add("pequena", 5);
+    CHECK(eventually(60, [&] { return site.all_seen(15); }));
+    CHECK(eventually(20, [&] { return healthz().status == 200; }));
+    std::filesystem::remove(site.state_dir + "/filler");
 
     // 2. Another process holds a write transaction on the database.
     {
@@ -127,16 +139,16 @@ TEST_CASE("a full disk a locked database and a read-only state directory hold ma
       held_back(5);
       holder.rollback();
     }
-    resumes(15);
+    resumes(20);
 
     // 3. The state directory becomes read-only.
     REQUIRE(eventually(30, [&] { return census(*site.store()).outbox_not_sent == 0; }));
     REQUIRE(tmpfs.remount(true));
-    add("leitura", 5);
+    add("leitura", 5, true);
     ++figures.faults;
     held_back(5);
     REQUIRE(tmpfs.remount(false));
-    resumes(20);
+    resumes(25);
   }
   CHECK(eventually(30, [&] { return census(*site.store()).outbox_not_sent == 0; }));
   const auto exit_code = daemon->stop();

@@ -9,6 +9,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "storage/blob_store.h"
 #include "storage/sqlite_store.h"
 #include "support/corpus.h"
 #include "support/processes.h"
@@ -140,7 +141,13 @@ TEST_CASE("a customer's e-mail piped to atendd deliver opens a ticket and the cu
   const auto files = store->attachments(articles[0].id);
   REQUIRE(files.size() == 1);
   CHECK(files[0].filename == "a.jpg");
-  CHECK(std::filesystem::exists(setup.state_dir + "/blobs/" + files[0].sha256.substr(0, 2) + "/" + files[0].sha256));
+  // Kept whole (small: inside the database, not as a file), as `ticket show` and the API read it.
+  BlobStore blobs(setup.state_dir, *store, 128 * 1024);
+  const auto kept = blobs.get(files[0].sha256);
+  REQUIRE(kept);
+  CHECK(sha256_hex(*kept) == files[0].sha256);
+  CHECK(store->blob(files[0].sha256));
+  CHECK_FALSE(std::filesystem::exists(blobs.path_of(files[0].sha256)));
   int queued = 0;
   for (const auto& h : store->history(ticket->id)) queued += h.field == "mail_queued";
   CHECK(queued == 3);
@@ -231,8 +238,9 @@ TEST_CASE("malformed messages are stored with their defects and never crash deli
   REQUIRE(journal.size() == inputs.size());
   bool any_defects = false;
   for (const auto& entry : journal) {
-    CHECK(std::filesystem::exists(setup.state_dir + "/blobs/" + entry.content_sha256.substr(0, 2) + "/" +
-                                  entry.content_sha256));
+    const auto raw = BlobStore(setup.state_dir, *store, 128 * 1024).get(entry.content_sha256);
+    REQUIRE(raw);
+    CHECK(sha256_hex(*raw) == entry.content_sha256);
     any_defects = any_defects || entry.detail.find("defects:") != std::string::npos;
   }
   CHECK(any_defects);

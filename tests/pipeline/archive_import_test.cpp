@@ -29,7 +29,7 @@ struct Desk {
   test::TempDir dir;
   Config config = config_from(kConfig);
   SqliteStore store{dir.path() + "/a.db"};
-  BlobStore blobs{dir.path()};
+  BlobStore blobs{dir.path(), store, 128 * 1024};  // as the daemon has them with SQLite
   std::unique_ptr<Renderer> renderer = make_renderer(config);
   FixedClock clock{1795478400};  // 2026-11-24T00:00:00Z: after every archived message
   Poco::Logger& log = Poco::Logger::get("test");

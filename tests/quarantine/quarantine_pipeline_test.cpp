@@ -26,7 +26,7 @@ struct Desk {
   test::TempDir dir;
   Config config;
   SqliteStore store{dir.path() + "/a.db"};
-  BlobStore blobs{dir.path()};
+  BlobStore blobs{dir.path(), store, 128 * 1024};  // as the daemon has them with SQLite
   std::unique_ptr<Renderer> renderer;
   FixedClock clock{1795478400};  // 2026-11-24T00:00:00Z
   Poco::Logger& log = Poco::Logger::get("test");

@@ -619,6 +619,86 @@ TEST_CASE("blobs in files and in the database: a batch is visible only once comm
   }
 }
 
+TEST_CASE("with SQLite a small blob goes into the database and leaves no file while a large one stays a file", "[store][blobs]") {
+  TempDir dir;
+  SqliteStore store(dir.path() + "/a.db");
+  SqliteStore reader(dir.path() + "/a.db");  // another connection, as another thread has
+  BlobStore blobs(dir.path(), store, 64 * 1024);
+  BlobStore elsewhere(dir.path(), reader, 64 * 1024);
+  CHECK_FALSE(blobs.in_database());
+  const std::string small("raw\0\r\n\xff\xfe bytes", 14);
+  const std::string at_limit(64 * 1024, 'l');
+  std::string large(64 * 1024 + 1, 'x');
+  large[4099] = '\0';
+  std::string d_small, d_limit, d_large;
+  {
+    BlobBatch batch(blobs);
+    d_small = batch.put(small);
+    d_large = batch.put(large);
+    CHECK_FALSE(elsewhere.get(d_small));  // not yet committed
+    CHECK_FALSE(elsewhere.get(d_large));
+  }
+  CHECK_FALSE(elsewhere.get(d_small));  // dropped without commit: nothing stays
+  CHECK_FALSE(elsewhere.get(d_large));
+  CHECK_FALSE(std::filesystem::exists(blobs.path_of(d_large)));
+  {
+    BlobBatch batch(blobs);
+    batch.put(small);
+    d_limit = batch.put(at_limit);
+    batch.put(large);
+    batch.commit();
+  }
+  CHECK(elsewhere.get(d_small) == std::optional<std::string>(small));
+  CHECK(elsewhere.get(d_limit) == std::optional<std::string>(at_limit));
+  CHECK(elsewhere.get(d_large) == std::optional<std::string>(large));
+  // Where each one is: the small ones only in the database, the large one only as a file.
+  CHECK(reader.blob(d_small) == std::optional<std::string>(small));
+  CHECK(reader.blob(d_limit) == std::optional<std::string>(at_limit));
+  CHECK_FALSE(std::filesystem::exists(blobs.path_of(d_small)));
+  CHECK_FALSE(std::filesystem::exists(blobs.path_of(d_limit)));
+  CHECK_FALSE(reader.blob(d_large));
+  CHECK(std::filesystem::exists(blobs.path_of(d_large)));
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir.path() + "/blobs"))
+    files += entry.is_regular_file();
+  CHECK(files == 1);  // the large blob's, and no temporary file left behind
+  CHECK(blobs.put(small) == d_small);  // again: harmless
+  CHECK_FALSE(elsewhere.get(std::string(64, '0')));
+  CHECK_FALSE(elsewhere.get("../../etc/passwd"));
+  // 0: every new blob a file (blob_dir), the database still read.
+  BlobStore files_only(dir.path(), store, 0);
+  const std::string d_new = files_only.put("written as a file");
+  CHECK(std::filesystem::exists(files_only.path_of(d_new)));
+  CHECK_FALSE(store.blob(d_new));
+  CHECK(files_only.get(d_small) == std::optional<std::string>(small));
+}
+
+TEST_CASE("a SQLite store made before blobs moved into the database keeps reading its blob files", "[store][blobs]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/a.db";
+  const std::string old_raw = "From: ana@example.com\r\nSubject: before\r\n\r\nkept as a file\r\n";
+  std::string old_digest;
+  {
+    // The store as an older atendd left it: schema 11, no blobs table, every blob a file.
+    SqliteStore(path).schema_version();
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    CHECK(sqlite3_exec(db, "DROP TABLE blobs; DELETE FROM schema_migrations WHERE version = 12", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+    old_digest = BlobStore(dir.path()).put(old_raw);
+  }
+  SqliteStore store(path);  // applies migration 12 now
+  CHECK(store.schema_version() >= 12);
+  BlobStore blobs(dir.path(), store, 128 * 1024);
+  CHECK(blobs.get(old_digest) == std::optional<std::string>(old_raw));
+  CHECK_FALSE(store.blob(old_digest));
+  const std::string new_digest = blobs.put("a new small blob");
+  CHECK(store.blob(new_digest) == std::optional<std::string>("a new small blob"));
+  CHECK_FALSE(std::filesystem::exists(blobs.path_of(new_digest)));
+  CHECK(blobs.get(old_digest) == std::optional<std::string>(old_raw));
+}
+
 TEST_CASE("contacts linked as one person share their identities and their open tickets", "[store][contacts]") {
   EACH_BACKEND();
   auto store = backend.open();
