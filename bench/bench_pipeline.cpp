@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
   const auto wall = Steady::now();
   std::printf("bench_pipeline%s (%s)\n"
               "InboundPipeline::process_batch, batches of %d as the IMAP poller fetches them (one transaction, a savepoint per\n"
-              "message), SQLite WAL (synchronous=NORMAL) in %s, blobs up to %zu KiB in the database\n"
+              "message), SQLite WAL (synchronous=FULL: each commit on disk) in %s, blobs up to %zu KiB in the database\n"
               "(larger ones, and all with 0, as files: blob MB),\n"
               "built-in pt_BR templates; mix: 70 %% new tickets (opening + forward queued), 30 %% customer replies\n"
               "with the subject tag of a random earlier ticket. Each size: fresh store, own child process.\n"
@@ -372,7 +372,7 @@ int main(int argc, char** argv) {
     row("parse_message (timed apart on the same bytes)", b.parse_s);
     row("store: queries and writes (statements)", query);
     row("store: BEGIN", begin);
-    row("store: COMMIT (WAL append, no fsync with synchronous=NORMAL)", commit);
+    row("store: COMMIT (WAL append and fsync, synchronous=FULL)", commit);
     row("rest: threading, rules, engine, templates, composing, logging", rest);
     std::printf("  the store calls that took the most time:\n");
     for (int i = 0; i < 16; ++i)

@@ -232,6 +232,9 @@ void Service::stop() {
 void Service::outbox_loop() {
   try {
     Runtime runtime(config_, log_, renderer_);  // this thread's own store connection
+    // This connection only records deliveries (and runs the scheduler's rounds): a record lost
+    // to a power failure means a mail sent twice, not one lost, so its commits wait for no disk.
+    runtime.store().set_durable_commits(false);
     // With SQLite this process is the only daemon: mails still claimed ("sending") were claimed by
     // a run of it that died mid-send. Give them back now, or they wait out their 5-minute lease
     // after every crash. (A concurrent `atendd deliver` may be sending one of them this very

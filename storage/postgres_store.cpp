@@ -1213,6 +1213,10 @@ void PostgresStore::lock_message(const std::string& content_sha256) {
   query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))").bind("atendd message " + content_sha256).run();
 }
 
+void PostgresStore::set_durable_commits(bool durable) {
+  exec(durable ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off");
+}
+
 void PostgresStore::lock_sender(const std::string& address) {
   if (!in_transaction_ || address.empty()) return;
   std::string lower = address;

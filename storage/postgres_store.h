@@ -124,6 +124,7 @@ class PostgresStore : public Store {
 
   // ---- migration 10
   void lock_message(const std::string& content_sha256) override;
+  void set_durable_commits(bool durable) override;
   void lock_sender(const std::string& address) override;
   void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) override;
   std::optional<std::string> blob(const std::string& sha256) override;

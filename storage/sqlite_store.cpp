@@ -158,7 +158,9 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
         sqlite3_sleep(10);
       }
     }
-    exec("PRAGMA synchronous=NORMAL");
+    // Every commit reaches the disk before it returns (see set_durable_commits): with WAL, one
+    // fsync of the log per transaction, and the intake commits a whole batch at once.
+    exec("PRAGMA synchronous=FULL");
     exec("PRAGMA foreign_keys=ON");
     // The per-message savepoints of a group commit keep their undo pages in a sub-journal, which
     // SQLite otherwise spills to a file in /var/tmp past 64 KiB; in memory it is emptied at each
@@ -225,6 +227,11 @@ void SqliteStore::run_prepared(const std::string& sql) {
   throw error;
 }
 
+int SqliteStore::synchronous_level() {
+  auto q = query("PRAGMA synchronous");
+  return q.step() ? static_cast<int>(q.i64(0)) : -1;
+}
+
 int SqliteStore::schema_version() {
   auto q = query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
@@ -267,6 +274,10 @@ void SqliteStore::commit() {
 void SqliteStore::rollback() {
   if (!sqlite3_get_autocommit(db_)) run_prepared("ROLLBACK");
   in_transaction_ = false;
+}
+
+void SqliteStore::set_durable_commits(bool durable) {
+  run_prepared(durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
 }
 
 void SqliteStore::savepoint(const std::string& name) {
@@ -1064,13 +1075,13 @@ void SqliteStore::lock_sender(const std::string& /*address*/) {}
 void SqliteStore::put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) {
   if (blobs.empty()) return;
   const bool own = sqlite3_get_autocommit(db_) != 0;
-  if (own) exec("BEGIN IMMEDIATE");
+  if (own) run_prepared("BEGIN IMMEDIATE");
   try {
     for (const auto& [sha256, bytes] : blobs)
       query("INSERT OR IGNORE INTO blobs(sha256, bytes, size, created_at) VALUES(?, ?, ?, strftime('%s','now'))")
           .bind(sha256).bind_blob(bytes).bind(static_cast<std::int64_t>(bytes.size()))
           .run();
-    if (own) exec("COMMIT");
+    if (own) run_prepared("COMMIT");
   } catch (...) {
     if (own) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;

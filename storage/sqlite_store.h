@@ -22,6 +22,8 @@ class SqliteStore : public Store {
   SqliteStore& operator=(const SqliteStore&) = delete;
 
   int schema_version();
+  // PRAGMA synchronous of this connection: 2 = FULL (durable commits), 1 = NORMAL.
+  int synchronous_level();
 
   void begin() override;
   void commit() override;
@@ -120,6 +122,7 @@ class SqliteStore : public Store {
 
   // ---- migration 10 (put_blobs and blob: migration 12)
   void lock_message(const std::string& content_sha256) override;
+  void set_durable_commits(bool durable) override;
   void lock_sender(const std::string& address) override;
   void put_blobs(const std::vector<std::pair<std::string, std::string>>& blobs) override;
   std::optional<std::string> blob(const std::string& sha256) override;

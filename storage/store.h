@@ -418,6 +418,13 @@ class Store {
   // look-ups that follow see what another connection committed for the same bytes. A store with
   // one writer at a time (SQLite) has nothing to do. Outside a transaction: nothing.
   virtual void lock_message(const std::string& content_sha256) = 0;
+  // Whether a COMMIT is on stable storage (survives a power failure) before it returns; on from
+  // the start. The intake needs it: after its commit it acknowledges the mail to the source (the
+  // IMAP `after` action may move or delete it, `deliver` tells the MTA it is delivered). A
+  // connection that only records outbox deliveries may turn it off: a record lost to a power
+  // failure means a mail sent twice, never a mail lost. SQLite: synchronous=FULL or NORMAL
+  // (WAL: both keep every commit across a crash of the process); PostgreSQL: synchronous_commit.
+  virtual void set_durable_commits(bool durable) = 0;
   // Makes concurrent handlers of messages from the same sender wait for each other: inside a
   // transaction, holds a lock named by the sender's address (case-insensitive) until that
   // transaction ends, so that looking up the sender's open ticket and opening one when there is

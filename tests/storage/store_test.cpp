@@ -1101,3 +1101,15 @@ TEST_CASE("sha256_hex gives the standard SHA-256 in lower-case hex", "[store][bl
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   CHECK(sha256_hex(std::string(1000000, 'a')) == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
+
+TEST_CASE("SQLite commits are durable unless a connection turns it off for itself", "[store][durability]") {
+  TempDir dir;
+  SqliteStore intake(dir.path() + "/atendd.db");
+  SqliteStore outbox(dir.path() + "/atendd.db");
+  CHECK(intake.synchronous_level() == 2);  // FULL: on disk before COMMIT returns
+  outbox.set_durable_commits(false);
+  CHECK(outbox.synchronous_level() == 1);  // NORMAL, this connection only
+  CHECK(intake.synchronous_level() == 2);
+  outbox.set_durable_commits(true);
+  CHECK(outbox.synchronous_level() == 2);
+}
