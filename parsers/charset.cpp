@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "parsers/ascii_case.h"
+
 namespace atendd {
 namespace {
 
@@ -40,12 +42,6 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return 0;
   }
   return len;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Runs iconv over `bytes`. strict: fail on the first invalid byte. Otherwise each invalid or
@@ -178,7 +174,7 @@ std::string sanitize_utf8(std::string_view bytes) {
 }
 
 std::string canonical_charset(std::string_view label) {
-  std::string cs = lower(label);
+  std::string cs = ascii::lower(label);
   while (!cs.empty() && (cs.front() == '"' || cs.front() == '\'' || std::isspace(static_cast<unsigned char>(cs.front()))))
     cs.erase(cs.begin());
   while (!cs.empty() && (cs.back() == '"' || cs.back() == '\'' || std::isspace(static_cast<unsigned char>(cs.back()))))
@@ -280,7 +276,7 @@ std::string guess_to_utf8(std::string_view bytes, std::string_view hint) {
     }
   }
   const std::string detected = detect_charset(bytes);
-  if (!detected.empty() && lower(detected) != "ascii" && lower(detected) != "utf-8") {
+  if (!detected.empty() && !ascii::iequals(detected, "ascii") && !ascii::iequals(detected, "utf-8")) {
     if (auto r = run_iconv(bytes, canonical_charset(detected), true, nullptr)) return *r;
   }
   return windows_1252_to_utf8(bytes);

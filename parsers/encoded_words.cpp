@@ -7,6 +7,7 @@
 #include <cctype>
 #include <map>
 
+#include "parsers/ascii_case.h"
 #include "parsers/charset.h"
 #include "parsers/transfer_encoding.h"
 
@@ -14,12 +15,6 @@ namespace atendd {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
@@ -43,7 +38,7 @@ EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
   const std::string_view charset = value.substr(charset_start, i - charset_start);
   ++i;
   if (i + 1 >= value.size() || value[i + 1] != '?') return word;
-  const char encoding = static_cast<char>(std::toupper(static_cast<unsigned char>(value[i])));
+  const char encoding = ascii::to_upper(value[i]);
   if (encoding != 'B' && encoding != 'Q') return word;
   i += 2;
   const std::size_t text_start = i;
@@ -63,7 +58,7 @@ EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
   }
   std::string cs(charset);
   if (const auto star = cs.find('*'); star != std::string::npos) cs.erase(star);  // RFC 2231 §5
-  word.charset = lower(cs);
+  word.charset = ascii::lower(cs);
   word.length = i + 2 - pos;
   return word;
 }
@@ -194,7 +189,7 @@ MimeField parse_mime_field(std::string_view raw, std::string_view fallback_chars
       pieces.insert(pieces.begin() + 1, first.substr(blank + 1));
       first = first.substr(0, blank);
     }
-    field.value = lower(trim(first));
+    field.value = ascii::lower(trim(first));
   }
 
   struct Segment {
@@ -209,7 +204,7 @@ MimeField parse_mime_field(std::string_view raw, std::string_view fallback_chars
     const std::string_view piece = trim(pieces[p]);
     const auto eq = piece.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string name = lower(trim(piece.substr(0, eq)));
+    std::string name = ascii::lower(trim(piece.substr(0, eq)));
     std::string_view rest = trim(piece.substr(eq + 1));
     std::string value;
     if (!rest.empty() && rest.front() == '"') {

@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "parsers/address_list.h"
+#include "parsers/ascii_case.h"
 #include "parsers/charset.h"
 #include "parsers/date_time.h"
 #include "parsers/encoded_words.h"
@@ -43,12 +44,6 @@ struct RawHeader {
   std::string value;  // unfolded, trimmed, raw bytes
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 std::string_view trim(std::string_view s) {
@@ -57,13 +52,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
+using ascii::iequals;
+
+// A mimetic header field's name, without a copy.
+std::string_view name_of(const mimetic::Field& field) { return {field.name().data(), field.name().size()}; }
 
 void add_defect(std::vector<std::string>& defects, std::string defect) {
   if (defects.size() >= 100) return;
@@ -221,18 +213,17 @@ std::string strip_angles(std::string_view id) {
 PartInfo part_info(const mimetic::MimeEntity& entity, std::string_view fallback_charset) {
   PartInfo info;
   for (const auto& field : entity.header()) {
-    const std::string name = lower(std::string(field.name().begin(), field.name().end()));
-    const std::string value = field.value();
-    if (name == "content-type" && info.type.value.empty()) {
-      info.type = parse_mime_field(value, fallback_charset);
-    } else if (name == "content-disposition" && info.disposition.value.empty()) {
-      info.disposition = parse_mime_field(value, fallback_charset);
-    } else if (name == "content-transfer-encoding" && info.encoding.empty()) {
-      info.encoding = lower(trim(value));
-    } else if (name == "content-id" && info.content_id.empty()) {
-      info.content_id = strip_angles(value);
-    } else if (name == "content-description" && info.description.empty()) {
-      info.description = decode_header_text(value, fallback_charset);
+    const std::string_view name = name_of(field);
+    if (iequals(name, "content-type") && info.type.value.empty()) {
+      info.type = parse_mime_field(field.value(), fallback_charset);
+    } else if (iequals(name, "content-disposition") && info.disposition.value.empty()) {
+      info.disposition = parse_mime_field(field.value(), fallback_charset);
+    } else if (iequals(name, "content-transfer-encoding") && info.encoding.empty()) {
+      info.encoding = ascii::lower(trim(field.value()));
+    } else if (iequals(name, "content-id") && info.content_id.empty()) {
+      info.content_id = strip_angles(field.value());
+    } else if (iequals(name, "content-description") && info.description.empty()) {
+      info.description = decode_header_text(field.value(), fallback_charset);
     }
   }
   if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
@@ -245,7 +236,7 @@ PartInfo top_part_info(const std::vector<RawHeader>& headers, std::string_view f
   if (const auto* h = find_header(headers, "Content-Type")) info.type = parse_mime_field(h->value, fallback_charset);
   if (const auto* h = find_header(headers, "Content-Disposition"))
     info.disposition = parse_mime_field(h->value, fallback_charset);
-  if (const auto* h = find_header(headers, "Content-Transfer-Encoding")) info.encoding = lower(trim(h->value));
+  if (const auto* h = find_header(headers, "Content-Transfer-Encoding")) info.encoding = ascii::lower(trim(h->value));
   if (const auto* h = find_header(headers, "Content-ID")) info.content_id = strip_angles(h->value);
   if (const auto* h = find_header(headers, "Content-Description"))
     info.description = decode_header_text(h->value, fallback_charset);
@@ -397,14 +388,15 @@ std::string recipient_in_status(std::string_view status) {
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string name = lower(trim(line.substr(0, colon)));
+    const std::string_view name = trim(line.substr(0, colon));
     std::string_view value = trim(line.substr(colon + 1));
-    if (name != "original-recipient" && name != "final-recipient") continue;
+    const bool is_original = iequals(name, "original-recipient");
+    if (!is_original && !iequals(name, "final-recipient")) continue;
     in_recipient_block = true;
     if (const std::size_t semi = value.find(';'); semi != std::string_view::npos) value = trim(value.substr(semi + 1));
     std::string address = strip_angles(value);
-    if (name == "original-recipient" && original.empty()) original = address;
-    if (name == "final-recipient" && final_recipient.empty()) final_recipient = address;
+    if (is_original && original.empty()) original = address;
+    if (!is_original && final_recipient.empty()) final_recipient = address;
   }
   return original.empty() ? final_recipient : original;
 }
@@ -450,7 +442,7 @@ void TreeWalker::attach_message(mimetic::MimeEntity& entity, const PartInfo& inf
     const mimetic::MimeEntity& inner = *parts.front();
     if (a.filename.empty()) {
       for (const auto& field : inner.header()) {
-        if (iequals(std::string(field.name().begin(), field.name().end()), "subject")) {
+        if (iequals(name_of(field), "subject")) {
           a.filename = std::string(trim(decode_header_text(field.value(), fallback_charset_)));
           break;
         }
@@ -524,7 +516,7 @@ void TreeWalker::walk(mimetic::MimeEntity& entity, const PartInfo& info, std::ve
     }
     if (subtype == "report") {
       saw_report = true;
-      if (lower(info.type.param("report-type")) == "delivery-status") saw_delivery_status = true;
+      if (iequals(info.type.param("report-type"), "delivery-status")) saw_delivery_status = true;
     }
     std::string start_id = strip_angles(info.type.param("start"));
     bool root_done = false;
@@ -618,7 +610,7 @@ void TreeWalker::leaf(std::string raw_body, const PartInfo& info, const std::str
 void collect_charsets(const mimetic::MimeEntity& entity, std::vector<std::string>& out, int depth) {
   if (depth > kMaxDepth || out.size() > 20) return;
   for (const auto& field : entity.header()) {
-    if (!iequals(std::string(field.name().begin(), field.name().end()), "content-type")) continue;
+    if (!iequals(name_of(field), "content-type")) continue;
     const MimeField type = parse_mime_field(field.value());
     const std::string cs = type.param("charset");
     if (!cs.empty()) out.push_back(cs);
@@ -639,8 +631,6 @@ std::string choose_fallback_charset(const std::vector<std::string>& charsets) {
   return charsets.empty() ? std::string() : charsets.front();
 }
 
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Finds a lower-case needle in a text, ignoring ASCII case, in increasing positions. memchr over
 // both cases of the needle's first character (each remembered until passed) keeps this at memory
 // speed on multi-megabyte bodies.
@@ -648,7 +638,7 @@ class CaseInsensitiveFinder {
  public:
   CaseInsensitiveFinder(std::string_view text, std::string_view needle)
       : text_(text), needle_(needle), lower_(needle.empty() ? '\0' : needle.front()),
-        upper_(static_cast<char>(std::toupper(static_cast<unsigned char>(lower_)))),
+        upper_(ascii::to_upper(lower_)),
         limit_(needle.empty() || needle.size() > text.size() ? 0 : text.size() - needle.size() + 1) {}
 
   // The first match at or after `from`, or npos.
@@ -674,7 +664,7 @@ class CaseInsensitiveFinder {
   }
   bool matches(std::size_t at) const {
     for (std::size_t i = 1; i < needle_.size(); ++i)
-      if (ascii_lower(text_[at + i]) != needle_[i]) return false;
+      if (ascii::to_lower(text_[at + i]) != needle_[i]) return false;
     return true;
   }
 
@@ -800,28 +790,28 @@ std::vector<std::string> message_ids(std::string_view value) {
 // The header that makes the message automatic ("Auto-Submitted: auto-replied"), or "" when none.
 std::string automatic_header(const std::vector<RawHeader>& headers) {
   for (const auto& h : headers) {
-    const std::string name = lower(h.name);
-    if (name != "auto-submitted" && name != "precedence" && name != "x-precedence" && name != "x-autoreply" &&
-        name != "x-autorespond" && name != "x-autogenerated" && name != "x-auto-response")
-      continue;  // lower-casing every value (DKIM signatures…) costs more than the rest
-    std::string value = lower(trim(h.value));
-    if (const auto semi = value.find(';'); semi != std::string::npos) value = std::string(trim(value.substr(0, semi)));
+    const std::string_view name = h.name;
+    const bool auto_submitted = iequals(name, "auto-submitted");
+    const bool precedence = iequals(name, "precedence") || iequals(name, "x-precedence");
+    const bool autoreply = iequals(name, "x-autoreply") || iequals(name, "x-autorespond") ||
+                           iequals(name, "x-autogenerated") || iequals(name, "x-auto-response");
+    if (!auto_submitted && !precedence && !autoreply) continue;
+    std::string_view value = trim(h.value);
+    if (const auto semi = value.find(';'); semi != std::string_view::npos) value = trim(value.substr(0, semi));
     const bool automatic =
-        (name == "auto-submitted" && !value.empty() && value != "no") ||
-        ((name == "precedence" || name == "x-precedence") && (value == "bulk" || value == "junk" || value == "list")) ||
-        ((name == "x-autoreply" || name == "x-autorespond" || name == "x-autogenerated" ||
-          name == "x-auto-response") && value != "no" && value != "false");
+        (auto_submitted && !value.empty() && !iequals(value, "no")) ||
+        (precedence && (iequals(value, "bulk") || iequals(value, "junk") || iequals(value, "list"))) ||
+        (autoreply && !iequals(value, "no") && !iequals(value, "false"));
     if (automatic) return h.name + ": " + std::string(trim(h.value)).substr(0, 80);
   }
   return "";
 }
 
 bool looks_like_bounce_subject(std::string_view subject) {
-  const std::string s = lower(subject);
   for (const char* phrase : {"undeliver", "delivery status notification", "returned mail", "failure notice",
                              "delivery failure", "mail delivery failed", "delivery has failed",
                              "nicht zustellbar", "unzustellbar", "non remis", "não entregue"})
-    if (s.find(phrase) != std::string::npos) return true;
+    if (ascii::icontains(subject, phrase)) return true;
   return false;
 }
 
@@ -1017,10 +1007,10 @@ ParsedMessage parse_message(std::string_view raw) {
     message.new_text = split_reply(message.text).new_text;
     if (any_html) message.html = std::move(html);
 
-    const std::string sender = lower(message.from.address);
-    const std::string local = sender.substr(0, sender.find('@'));
-    const bool daemon_sender = local == "mailer-daemon" || local == "postmaster" ||
-                               lower(message.from.name).find("mailer-daemon") != std::string::npos;
+    const std::string_view sender = message.from.address;
+    const std::string_view local = sender.substr(0, sender.find('@'));
+    const bool daemon_sender = iequals(local, "mailer-daemon") || iequals(local, "postmaster") ||
+                               ascii::icontains(message.from.name, "mailer-daemon");
     const bool returned_message = std::any_of(message.attachments.begin(), message.attachments.end(),
                                               [](const Attachment& a) { return a.content_type == "message/rfc822"; });
     message.is_bounce = walker.saw_delivery_status ||
@@ -1030,9 +1020,12 @@ ParsedMessage parse_message(std::string_view raw) {
       message.bounced_message_id = walker.returned_message_id;
     }
     // Machine senders that never read replies.
-    if (local == "noreply" || local == "no-reply" || local == "no_reply" || local == "donotreply" ||
-        local == "do-not-reply" || local == "do_not_reply" || local == "mailer-daemon" || local == "postmaster") {
-      if (!message.auto_submitted) message.automatic_because = "sender " + local;
+    bool machine_sender = false;
+    for (std::string_view name : {"noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply",
+                                  "mailer-daemon", "postmaster"})
+      machine_sender = machine_sender || iequals(local, name);
+    if (machine_sender) {
+      if (!message.auto_submitted) message.automatic_because = "sender " + ascii::lower(local);
       message.auto_submitted = true;
     }
     // Address parsing reports each bad entry; one mention of each kind is enough.
