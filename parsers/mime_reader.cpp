@@ -88,8 +88,10 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     std::string_view text;  // without line ending
     std::size_t next;       // offset after the line ending
     enum Kind { Field, Continuation, Junk } kind;
+    std::size_t colon;      // fields: where the name ends
   };
   std::vector<Line> lines;
+  lines.reserve(64);
   std::size_t pos = 0;
   std::size_t body_start = raw.size();
   bool found_end = false;
@@ -111,9 +113,10 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
       break;
     }
     Line::Kind kind = Line::Junk;
+    std::size_t colon = 0;
     if (text.front() == ' ' || text.front() == '\t') kind = Line::Continuation;
-    else if (field_name_length(text) > 0) kind = Line::Field;
-    lines.push_back(Line{text, next, kind});
+    else if ((colon = field_name_length(text)) > 0) kind = Line::Field;
+    lines.push_back(Line{text, next, kind, colon});
     pos = next;
   }
   (void)found_end;
@@ -152,11 +155,9 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
       }
       continue;
     }
-    const std::size_t colon = field_name_length(line.text);
-    RawHeader header;
-    header.name = std::string(trim(line.text.substr(0, colon)));
-    header.value = std::string(trim(line.text.substr(colon + 1)));
-    block.headers.push_back(std::move(header));
+    const std::size_t colon = line.colon;
+    block.headers.push_back(RawHeader{std::string(trim(line.text.substr(0, colon))),
+                                      std::string(trim(line.text.substr(colon + 1)))});
     current_valid = true;
   }
   for (auto& h : block.headers) {
@@ -164,7 +165,8 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
       add_defect(defects, "NUL byte in header");
       h.value.erase(std::remove(h.value.begin(), h.value.end(), '\0'), h.value.end());
     }
-    h.value = std::string(trim(h.value));
+    const std::string_view trimmed = trim(h.value);
+    if (trimmed.size() != h.value.size()) h.value = std::string(trimmed);
   }
   block.body = raw.substr(std::min(body_start, raw.size()));
   return block;
@@ -242,6 +244,14 @@ PartInfo top_part_info(const std::vector<RawHeader>& headers, std::string_view f
     info.description = decode_header_text(h->value, fallback_charset);
   if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
   return info;
+}
+
+// Whether the message-level MIME fields read the same without the fallback charset: it only
+// matters for raw 8-bit bytes in them (RFC 2047 words and RFC 2231 values name their own).
+bool top_fields_are_ascii(const std::vector<RawHeader>& headers) {
+  for (const char* name : {"Content-Type", "Content-Disposition", "Content-Description"})
+    if (const auto* h = find_header(headers, name); h && !is_ascii(h->value)) return false;
+  return true;
 }
 
 // Decodes a part's body in its own buffer (base64 and quoted-printable output never outgrows the
@@ -563,14 +573,18 @@ void TreeWalker::leaf(std::string raw_body, const PartInfo& info, const std::str
 
   if (is_text && !marked_attachment && filename.empty() && !related_resource && !uuencoded) {
     bool lossy = false;
-    std::string text = to_utf8(data, charset, &lossy);
+    std::optional<std::string> converted = to_utf8_if_changed(data, charset, &lossy);
+    // The usual text is already UTF-8: it is kept without a copy, and then it is the raw too.
+    std::string text = converted ? std::move(*converted) : std::move(data);
+    const std::string_view raw = converted ? std::string_view(data) : std::string_view(text);
     if (lossy) add_defect(message_.defects, "invalid bytes in " + (charset.empty() ? std::string("body") : charset) + " body");
     if (type == "text/plain") {
       std::string remaining;
-      auto files = extract_uuencoded(text, &remaining);
+      // extract_uuencoded finds nothing without a "begin " line (and would copy the text).
+      auto files = text.find("begin ") == std::string::npos ? std::vector<UuFile>() : extract_uuencoded(text, &remaining);
       if (!files.empty()) {
         // The uuencoded bytes went through the charset conversion above: decode from the raw.
-        files = extract_uuencoded(data, nullptr);
+        files = extract_uuencoded(raw, nullptr);
         text = std::move(remaining);
         for (auto& f : files) {
           Attachment a;
@@ -764,6 +778,24 @@ std::optional<std::string> close_nested_multiparts(std::string_view text, const 
 }
 
 // ---- message-level fields -------------------------------------------------------------------
+
+// Removes every '\r', moving the text between them (memchr finds them; most lines have one).
+void remove_carriage_returns(std::string& text) {
+  char* const begin = text.data();
+  char* const end = begin + text.size();
+  char* cr = static_cast<char*>(std::memchr(begin, '\r', text.size()));
+  if (!cr) return;
+  char* out = cr;
+  for (char* from = cr + 1; from < end;) {
+    char* next = static_cast<char*>(std::memchr(from, '\r', static_cast<std::size_t>(end - from)));
+    char* stop = next ? next : end;
+    std::memmove(out, from, static_cast<std::size_t>(stop - from));
+    out += stop - from;
+    if (!next) break;
+    from = next + 1;
+  }
+  text.resize(static_cast<std::size_t>(out - begin));
+}
 
 std::vector<std::string> message_ids(std::string_view value) {
   std::vector<std::string> ids;
@@ -972,7 +1004,7 @@ ParsedMessage parse_message(std::string_view raw) {
     // Body and attachments.
     TreeWalker walker(message, fallback, mime_body);
     std::vector<BodySegment> body;
-    PartInfo top = top_part_info(headers, fallback);
+    PartInfo top = fallback.empty() || top_fields_are_ascii(headers) ? top_raw : top_part_info(headers, fallback);
     if (parse_as_text) {
       top.type.value = "text/plain";
       walker.walk(*root, top, body, false, 0);
@@ -991,11 +1023,15 @@ ParsedMessage parse_message(std::string_view raw) {
         any_html = true;
       }
       if (trim(piece).empty()) continue;
-      if (!text.empty()) text += text.back() == '\n' ? "\n" : "\n\n";
+      if (text.empty()) {
+        text = std::move(piece);
+        continue;
+      }
+      text += text.back() == '\n' ? "\n" : "\n\n";
       text += piece;
     }
     // One line-ending convention for the text: LF.
-    text.erase(std::remove(text.begin(), text.end(), '\r'), text.end());
+    remove_carriage_returns(text);
     // No blank lines before the first line of text, no trailing blanks after the last.
     while (!text.empty() && is_blank(text.back())) text.pop_back();
     const std::size_t first_line = text.find_first_not_of(" \t\n");
