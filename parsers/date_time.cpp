@@ -76,6 +76,7 @@ std::optional<std::int64_t> parse_by_hand(std::string_view value) {
     else if (depth == 0) text += c;
   }
   std::vector<std::string> tokens;
+  tokens.reserve(8);  // "Tue, 12 Mar 2024 07:15:29 -0300" is six
   std::string current;
   for (char c : text) {
     if (c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n') {

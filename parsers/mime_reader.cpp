@@ -131,6 +131,7 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     }
 
   HeaderBlock block;
+  block.headers.reserve(lines.size());
   bool current_valid = false;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const Line& line = lines[i];
@@ -156,12 +157,20 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
       continue;
     }
     const std::size_t colon = line.colon;
-    block.headers.push_back(RawHeader{std::string(trim(line.text.substr(0, colon))),
-                                      std::string(trim(line.text.substr(colon + 1)))});
+    const std::string_view value = trim(line.text.substr(colon + 1));
+    // Room for the folded lines that follow, appended below.
+    std::size_t unfolded_size = value.size();
+    for (std::size_t k = i + 1; k < lines.size() && lines[k].kind == Line::Continuation; ++k)
+      unfolded_size += 1 + trim(lines[k].text).size();
+    block.headers.push_back(RawHeader{std::string(trim(line.text.substr(0, colon))), std::string()});
+    block.headers.back().value.reserve(unfolded_size);
+    block.headers.back().value.append(value);
     current_valid = true;
   }
+  const bool nul_in_header =
+      !lines.empty() && std::memchr(raw.data(), '\0', lines.back().next) != nullptr;
   for (auto& h : block.headers) {
-    if (h.value.find('\0') != std::string::npos) {
+    if (nul_in_header && h.value.find('\0') != std::string::npos) {
       add_defect(defects, "NUL byte in header");
       h.value.erase(std::remove(h.value.begin(), h.value.end(), '\0'), h.value.end());
     }
@@ -940,6 +949,7 @@ ParsedMessage parse_message(std::string_view raw) {
     const std::string fallback = choose_fallback_charset(charsets);
 
     // Headers, decoded.
+    message.headers.reserve(std::min(headers.size(), kMaxHeaderLines));
     for (const auto& h : headers) {
       if (message.headers.size() >= kMaxHeaderLines) break;
       message.headers.emplace_back(h.name, decode_header_text(h.value, fallback));

@@ -104,6 +104,9 @@ bool is_mobile_signature(std::string_view line) {
 
 std::string join(const std::vector<std::string_view>& lines, std::size_t from, std::size_t to) {
   std::string out;
+  std::size_t size = 0;
+  for (std::size_t k = from; k < to; ++k) size += lines[k].size() + 1;
+  out.reserve(size);
   for (std::size_t k = from; k < to; ++k) {
     out.append(lines[k]);
     if (k + 1 < to) out += '\n';
@@ -126,6 +129,7 @@ std::string trim_block(std::string s) {
 
 SplitText split_reply(const std::string& text) {
   std::vector<std::string_view> lines;
+  lines.reserve(64);
   {
     std::string_view rest = text;
     while (true) {
