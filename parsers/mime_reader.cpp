@@ -88,7 +88,8 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     std::string_view text;  // without line ending
     std::size_t next;       // offset after the line ending
     enum Kind { Field, Continuation, Junk } kind;
-    std::size_t colon;      // fields: where the name ends
+    std::size_t colon;         // fields: where the name ends
+    std::string_view content;  // fields: the value, continuations: the text, both trimmed
   };
   std::vector<Line> lines;
   lines.reserve(64);
@@ -114,9 +115,15 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     }
     Line::Kind kind = Line::Junk;
     std::size_t colon = 0;
-    if (text.front() == ' ' || text.front() == '\t') kind = Line::Continuation;
-    else if ((colon = field_name_length(text)) > 0) kind = Line::Field;
-    lines.push_back(Line{text, next, kind, colon});
+    std::string_view content;
+    if (text.front() == ' ' || text.front() == '\t') {
+      kind = Line::Continuation;
+      content = trim(text);
+    } else if ((colon = field_name_length(text)) > 0) {
+      kind = Line::Field;
+      content = trim(text.substr(colon + 1));
+    }
+    lines.push_back(Line{text, next, kind, colon, content});
     pos = next;
   }
   (void)found_end;
@@ -150,21 +157,20 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     if (line.kind == Line::Continuation) {
       if (current_valid) {
         block.headers.back().value += ' ';
-        block.headers.back().value.append(trim(line.text));
+        block.headers.back().value.append(line.content);
       } else {
         add_defect(defects, "continuation line without header");
       }
       continue;
     }
-    const std::size_t colon = line.colon;
-    const std::string_view value = trim(line.text.substr(colon + 1));
-    // Room for the folded lines that follow, appended below.
-    std::size_t unfolded_size = value.size();
+    // Room for the folded lines that follow, appended above.
+    std::size_t unfolded_size = line.content.size();
     for (std::size_t k = i + 1; k < lines.size() && lines[k].kind == Line::Continuation; ++k)
-      unfolded_size += 1 + trim(lines[k].text).size();
-    block.headers.push_back(RawHeader{std::string(trim(line.text.substr(0, colon))), std::string()});
-    block.headers.back().value.reserve(unfolded_size);
-    block.headers.back().value.append(value);
+      unfolded_size += 1 + lines[k].content.size();
+    RawHeader& header = block.headers.emplace_back();
+    header.name.assign(trim(line.text.substr(0, line.colon)));
+    header.value.reserve(unfolded_size);
+    header.value.append(line.content);
     current_valid = true;
   }
   const bool nul_in_header =
