@@ -2,6 +2,9 @@
 // messages/s, MB/s and peak RSS per data set, plus the RSS growth for one 25 MB message.
 // Numbers only mean something in a Release build (bench/run does exactly this): cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DATENDD_BENCH=ON && cmake --build build/release -j2 --target bench_parse && build/release/bench/bench_parse
 // Usage: bench_parse [--tiny] [--corpus DIR]; --tiny = small sets for ctest (asserts nothing).
+//        bench_parse --profile N: parses the first N messages of the typical set once each, in this
+//        process and without GMime, for a profiler: valgrind --tool=callgrind
+//        --toggle-collect='atendd::parse_message*' build/release-bench/bench/bench_parse --profile 1000
 
 // Data sets: (1) every *.box in --corpus (default <repo>/../shared/mail-corpus/zammad), repeated
 // to ~2 s; (2) 10,000 generated 2-3 KB text/plain QP Portuguese mails; (3) 1,000 with a 50-200 KB
@@ -451,6 +454,7 @@ std::uint64_t total_bytes(const std::vector<std::string>& set) {
 
 int main(int argc, char** argv) {
   bool tiny = false;
+  int profile = 0;
   std::string corpus = std::string(ATENDD_SOURCE_DIR) + "/../shared/mail-corpus/zammad";
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
@@ -458,10 +462,22 @@ int main(int argc, char** argv) {
       tiny = true;
     } else if (arg == "--corpus" && i + 1 < argc) {
       corpus = argv[++i];
+    } else if (arg == "--profile" && i + 1 < argc) {
+      profile = std::atoi(argv[++i]);
     } else {
-      std::fprintf(stderr, "usage: %s [--tiny] [--corpus DIR]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--tiny] [--corpus DIR] | --profile N\n", argv[0]);
       return 2;
     }
+  }
+  if (profile > 0) {
+    std::mt19937 rng(20261124);  // the same messages as the typical set below
+    std::vector<std::string> messages;
+    for (int i = 0; i < profile; ++i) messages.push_back(typical_message(rng, i));
+    std::uint64_t sum = 0;
+    for (const auto& m : messages) sum += run_atendd(m);
+    std::printf("bench_parse --profile: %d typical messages parsed (checksum %llu)\n", profile,
+                static_cast<unsigned long long>(sum));
+    return 0;
   }
   g_mime_init();
   auto wall = Clock::now();

@@ -8,12 +8,22 @@
 
 #include <cctype>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
+
+#include "parsers/ascii_case.h"
 
 namespace atendd {
 namespace {
 
 constexpr std::string_view kReplacement = "\xEF\xBF\xBD";  // U+FFFD
+
+// True when none of the 8 bytes at p has its high bit set (one load instead of eight tests).
+bool eight_ascii_bytes(const char* p) {
+  std::uint64_t word;
+  std::memcpy(&word, p, sizeof word);
+  return (word & 0x8080808080808080ull) == 0;
+}
 
 // Length of the valid UTF-8 sequence starting at s[i], or 0 when it is ill-formed.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
@@ -40,12 +50,6 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
     if (k == 1 ? (d < lo || d > hi) : (d < 0x80 || d > 0xBF)) return 0;
   }
   return len;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Runs iconv over `bytes`. strict: fail on the first invalid byte. Otherwise each invalid or
@@ -148,6 +152,10 @@ std::string detect_charset(std::string_view bytes) {
 
 bool is_valid_utf8(std::string_view bytes) {
   for (std::size_t i = 0; i < bytes.size();) {
+    if (i + 8 <= bytes.size() && eight_ascii_bytes(bytes.data() + i)) {
+      i += 8;
+      continue;
+    }
     const std::size_t n = utf8_sequence_length(bytes, i);
     if (n == 0) return false;
     i += n;
@@ -156,8 +164,11 @@ bool is_valid_utf8(std::string_view bytes) {
 }
 
 bool is_ascii(std::string_view bytes) {
-  for (char c : bytes)
-    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  std::size_t i = 0;
+  for (; i + 8 <= bytes.size(); i += 8)
+    if (!eight_ascii_bytes(bytes.data() + i)) return false;
+  for (; i < bytes.size(); ++i)
+    if (static_cast<unsigned char>(bytes[i]) >= 0x80) return false;
   return true;
 }
 
@@ -178,39 +189,43 @@ std::string sanitize_utf8(std::string_view bytes) {
 }
 
 std::string canonical_charset(std::string_view label) {
-  std::string cs = lower(label);
-  while (!cs.empty() && (cs.front() == '"' || cs.front() == '\'' || std::isspace(static_cast<unsigned char>(cs.front()))))
-    cs.erase(cs.begin());
-  while (!cs.empty() && (cs.back() == '"' || cs.back() == '\'' || std::isspace(static_cast<unsigned char>(cs.back()))))
-    cs.pop_back();
-  if (const auto star = cs.find('*'); star != std::string::npos) cs.erase(star);  // RFC 2231 language
+  // The label's aliases, each with the name iconv knows it by (the common ones first).
+  struct Alias {
+    std::string_view label;  // lower case
+    std::string_view iconv_name;
+  };
+  static constexpr Alias kAliases[] = {
+      {"utf-8", "UTF-8"}, {"us-ascii", "US-ASCII"}, {"iso-8859-1", "ISO-8859-1"}, {"utf8", "UTF-8"},
+      {"unicode-1-1-utf-8", "UTF-8"},
+      {"ks_c_5601-1987", "CP949"}, {"ks_c_5601", "CP949"}, {"euc-kr", "CP949"}, {"ks_c_5601-1989", "CP949"},
+      {"korean", "CP949"},
+      {"gb2312", "GB18030"}, {"gbk", "GB18030"}, {"x-gbk", "GB18030"}, {"gb_2312-80", "GB18030"},
+      {"euc-cn", "GB18030"}, {"cn-gb", "GB18030"}, {"chinese", "GB18030"},
+      {"big5", "BIG5-HKSCS"}, {"big-5", "BIG5-HKSCS"}, {"x-x-big5", "BIG5-HKSCS"},
+      {"shift_jis", "CP932"}, {"shift-jis", "CP932"}, {"sjis", "CP932"}, {"x-sjis", "CP932"},
+      {"ms_kanji", "CP932"}, {"windows-31j", "CP932"}, {"cp932", "CP932"},
+      {"unicode-1-1-utf-7", "UTF-7"}, {"utf7", "UTF-7"},
+      {"latin1", "ISO-8859-1"}, {"latin-1", "ISO-8859-1"}, {"l1", "ISO-8859-1"}, {"iso8859-1", "ISO-8859-1"},
+      {"iso_8859-1", "ISO-8859-1"},
+      {"ascii", "US-ASCII"}, {"ansi_x3.4-1968", "US-ASCII"}, {"us", "US-ASCII"}, {"default", "US-ASCII"},
+      {"none", "US-ASCII"}, {"unknown", "US-ASCII"}, {"unknown-8bit", "US-ASCII"}, {"x-unknown", "US-ASCII"},
+      {"8bit", "US-ASCII"}, {"x-user-defined", "US-ASCII"},
+      {"x-mac-roman", "MACINTOSH"}, {"macintosh", "MACINTOSH"}, {"mac", "MACINTOSH"},
+  };
+  auto quote_or_space = [](char c) { return c == '"' || c == '\'' || std::isspace(static_cast<unsigned char>(c)); };
+  std::string_view cs = label;
+  while (!cs.empty() && quote_or_space(cs.front())) cs.remove_prefix(1);
+  while (!cs.empty() && quote_or_space(cs.back())) cs.remove_suffix(1);
+  if (const auto star = cs.find('*'); star != std::string_view::npos) cs = cs.substr(0, star);  // RFC 2231 language
   // "utf-8 Content-Transfer-Encoding: 7bit": a folded header line glued onto the label.
-  if (const auto blank = cs.find_first_of(" \t;"); blank != std::string::npos) cs.erase(blank);
-  if (cs.empty()) return cs;
-  if (cs == "ks_c_5601-1987" || cs == "ks_c_5601" || cs == "euc-kr" || cs == "ks_c_5601-1989" ||
-      cs == "korean")
-    return "CP949";
-  if (cs == "gb2312" || cs == "gbk" || cs == "x-gbk" || cs == "gb_2312-80" || cs == "euc-cn" ||
-      cs == "cn-gb" || cs == "chinese")
-    return "GB18030";
-  if (cs == "big5" || cs == "big-5" || cs == "x-x-big5") return "BIG5-HKSCS";
-  if (cs == "shift_jis" || cs == "shift-jis" || cs == "sjis" || cs == "x-sjis" || cs == "ms_kanji" ||
-      cs == "windows-31j" || cs == "cp932")
-    return "CP932";
-  if (cs == "utf8" || cs == "utf-8" || cs == "unicode-1-1-utf-8") return "UTF-8";
-  if (cs == "unicode-1-1-utf-7" || cs == "utf7") return "UTF-7";
-  if (cs == "latin1" || cs == "latin-1" || cs == "l1" || cs == "iso8859-1" || cs == "iso_8859-1" ||
-      cs == "iso-8859-1")
-    return "ISO-8859-1";
-  if (cs == "us-ascii" || cs == "ascii" || cs == "ansi_x3.4-1968" || cs == "us" || cs == "default" ||
-      cs == "none" || cs == "unknown" || cs == "unknown-8bit" || cs == "x-unknown" || cs == "8bit" ||
-      cs == "x-user-defined")
-    return "US-ASCII";
-  if (cs == "x-mac-roman" || cs == "macintosh" || cs == "mac") return "MACINTOSH";
-  if (cs.rfind("cp-", 0) == 0) return "CP" + cs.substr(3);
-  if (cs.rfind("x-cp", 0) == 0) return "CP" + cs.substr(4);
-  if (cs.rfind("iso8859-", 0) == 0) return "ISO-8859-" + cs.substr(8);
-  return cs;
+  if (const auto blank = cs.find_first_of(" \t;"); blank != std::string_view::npos) cs = cs.substr(0, blank);
+  if (cs.empty()) return {};
+  for (const Alias& alias : kAliases)
+    if (ascii::iequals(cs, alias.label)) return std::string(alias.iconv_name);
+  if (ascii::istarts_with(cs, "cp-")) return "CP" + ascii::lower(cs.substr(3));
+  if (ascii::istarts_with(cs, "x-cp")) return "CP" + ascii::lower(cs.substr(4));
+  if (ascii::istarts_with(cs, "iso8859-")) return "ISO-8859-" + ascii::lower(cs.substr(8));
+  return ascii::lower(cs);
 }
 
 std::optional<std::string> convert_strict(std::string_view bytes, std::string_view charset) {
@@ -227,44 +242,49 @@ std::optional<std::string> convert_strict(std::string_view bytes, std::string_vi
   return run_iconv(bytes, cs, true, nullptr);
 }
 
-std::string to_utf8(std::string_view bytes, std::string_view charset, bool* lossy) {
+std::optional<std::string> to_utf8_if_changed(std::string_view bytes, std::string_view charset, bool* lossy) {
   if (lossy) *lossy = false;
   const std::string cs = canonical_charset(charset);
   // Plain ASCII reads the same in every charset we accept, except the stateful ISO-2022 and
   // UTF-7 families, which are 7-bit by design.
   const bool seven_bit_charset = cs.rfind("ISO-2022", 0) == 0 || cs.rfind("iso-2022", 0) == 0 ||
                                  cs == "UTF-7" || cs == "hz-gb-2312";
-  if (is_ascii(bytes) && !seven_bit_charset) return std::string(bytes);
+  if (is_ascii(bytes) && !seven_bit_charset) return std::nullopt;
   if (cs.empty() || cs == "US-ASCII") {
     // Labelled us-ascii (or nothing) but 8-bit: the usual lie is UTF-8, else a Western legacy
     // charset.
-    if (is_valid_utf8(bytes)) return std::string(bytes);
+    if (is_valid_utf8(bytes)) return std::nullopt;
     return guess_to_utf8(bytes);
   }
   if (cs == "UTF-8") {
-    if (is_valid_utf8(bytes)) return std::string(bytes);
+    if (is_valid_utf8(bytes)) return std::nullopt;
     if (lossy) *lossy = true;
     return sanitize_utf8(bytes);
   }
   if (cs == "ISO-8859-1") {
     if (has_c1_bytes(bytes)) return windows_1252_to_utf8(bytes);
-    if (auto r = run_iconv(bytes, cs, true, nullptr)) return *r;
+    if (auto r = run_iconv(bytes, cs, true, nullptr)) return r;
   }
   if (cs == "iso-2022-jp" || cs == "ISO-2022-JP") {
-    if (auto r = run_iconv(bytes, "ISO-2022-JP-2", true, nullptr)) return *r;
+    if (auto r = run_iconv(bytes, "ISO-2022-JP-2", true, nullptr)) return r;
     if (!is_ascii(bytes)) {
       // Shift_JIS (or EUC-JP) bytes under an ISO-2022-JP label.
-      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return *r;
-      if (auto r = run_iconv(bytes, "EUC-JP", true, nullptr)) return *r;
+      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return r;
+      if (auto r = run_iconv(bytes, "EUC-JP", true, nullptr)) return r;
     }
   }
-  if (auto r = run_iconv(bytes, cs, true, nullptr)) return *r;
+  if (auto r = run_iconv(bytes, cs, true, nullptr)) return r;
   // Invalid somewhere under a known label: the text may really be UTF-8 (a common mislabel).
-  if (!is_ascii(bytes) && is_valid_utf8(bytes)) return std::string(bytes);
-  if (auto r = run_iconv(bytes, cs, false, lossy)) return *r;
+  if (!is_ascii(bytes) && is_valid_utf8(bytes)) return std::nullopt;
+  if (auto r = run_iconv(bytes, cs, false, lossy)) return r;
   // The label is not a charset iconv knows.
   if (lossy) *lossy = true;
   return guess_to_utf8(bytes);
+}
+
+std::string to_utf8(std::string_view bytes, std::string_view charset, bool* lossy) {
+  std::optional<std::string> converted = to_utf8_if_changed(bytes, charset, lossy);
+  return converted ? std::move(*converted) : std::string(bytes);
 }
 
 std::string guess_to_utf8(std::string_view bytes, std::string_view hint) {
@@ -272,16 +292,16 @@ std::string guess_to_utf8(std::string_view bytes, std::string_view hint) {
   const std::string cs = canonical_charset(hint);
   if (!cs.empty() && cs != "US-ASCII" && cs != "UTF-8") {
     if (cs == "iso-2022-jp" || cs == "ISO-2022-JP") {
-      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return *r;
+      if (auto r = run_iconv(bytes, "CP932", true, nullptr)) return std::move(*r);
     } else if (cs == "ISO-8859-1" || cs == "windows-1252") {
       // Any byte "converts" from a single-byte Western charset; ask uchardet first below.
     } else if (auto r = run_iconv(bytes, cs, true, nullptr)) {
-      return *r;
+      return std::move(*r);
     }
   }
   const std::string detected = detect_charset(bytes);
-  if (!detected.empty() && lower(detected) != "ascii" && lower(detected) != "utf-8") {
-    if (auto r = run_iconv(bytes, canonical_charset(detected), true, nullptr)) return *r;
+  if (!detected.empty() && !ascii::iequals(detected, "ascii") && !ascii::iequals(detected, "utf-8")) {
+    if (auto r = run_iconv(bytes, canonical_charset(detected), true, nullptr)) return std::move(*r);
   }
   return windows_1252_to_utf8(bytes);
 }

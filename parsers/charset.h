@@ -30,6 +30,10 @@ std::optional<std::string> convert_strict(std::string_view bytes, std::string_vi
 // label over UTF-8 or 8-bit bytes, ISO-2022-JP over Shift_JIS bytes, ISO-8859-1 over
 // windows-1252. Invalid bytes become U+FFFD. `lossy` (when given) is set when any did.
 std::string to_utf8(std::string_view bytes, std::string_view charset, bool* lossy = nullptr);
+// The same, but nothing when the UTF-8 is `bytes` unchanged (valid UTF-8 as labelled, or ASCII
+// in an ASCII-compatible charset: the usual case), so that the caller keeps them without a copy.
+std::optional<std::string> to_utf8_if_changed(std::string_view bytes, std::string_view charset,
+                                              bool* lossy = nullptr);
 
 // For raw 8-bit text with no usable label (headers): valid UTF-8 is kept, else the hint charset
 // (the body's) if it converts cleanly, else uchardet's guess, else windows-1252.

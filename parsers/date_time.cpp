@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "parsers/ascii_case.h"
+
 namespace atendd {
 std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   y -= m <= 2;
@@ -26,10 +28,8 @@ int month_number(std::string_view token) {
   if (token.size() < 3) return 0;
   static const char* const names[] = {"jan", "feb", "mar", "apr", "may", "jun",
                                       "jul", "aug", "sep", "oct", "nov", "dec"};
-  std::string t;
-  for (std::size_t i = 0; i < 3; ++i) t += static_cast<char>(std::tolower(static_cast<unsigned char>(token[i])));
   for (int i = 0; i < 12; ++i)
-    if (t == names[i]) return i + 1;
+    if (ascii::iequals(token.substr(0, 3), names[i])) return i + 1;
   return 0;
 }
 
@@ -50,11 +50,9 @@ std::optional<int> zone_offset(std::string_view token) {
     const int offset = hh * 3600 + mm * 60;
     return token[0] == '-' ? -offset : offset;
   }
-  std::string z;
-  for (char c : token) {
-    if (!std::isalpha(static_cast<unsigned char>(c))) break;
-    z += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
+  std::size_t letters = 0;
+  while (letters < token.size() && std::isalpha(static_cast<unsigned char>(token[letters]))) ++letters;
+  const std::string_view z = token.substr(0, letters);
   struct Named {
     const char* name;
     int hours;
@@ -64,7 +62,7 @@ std::optional<int> zone_offset(std::string_view token) {
                                 {"EST", -5}, {"EDT", -4}, {"CST", -6}, {"CDT", -5}, {"MST", -7}, {"MDT", -6},
                                 {"PST", -8}, {"PDT", -7}, {"JST", 9},  {"KST", 9},  {"IST", 5}};
   for (const auto& named : zones)
-    if (z == named.name) return named.hours * 3600;
+    if (ascii::iequals(z, named.name)) return named.hours * 3600;
   return std::nullopt;
 }
 
@@ -78,6 +76,7 @@ std::optional<std::int64_t> parse_by_hand(std::string_view value) {
     else if (depth == 0) text += c;
   }
   std::vector<std::string> tokens;
+  tokens.reserve(8);  // "Tue, 12 Mar 2024 07:15:29 -0300" is six
   std::string current;
   for (char c : text) {
     if (c == ' ' || c == '\t' || c == ',' || c == '\r' || c == '\n') {

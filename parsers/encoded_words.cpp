@@ -7,6 +7,7 @@
 #include <cctype>
 #include <map>
 
+#include "parsers/ascii_case.h"
 #include "parsers/charset.h"
 #include "parsers/transfer_encoding.h"
 
@@ -14,12 +15,6 @@ namespace atendd {
 namespace {
 
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
@@ -33,8 +28,16 @@ struct EncodedWord {
   std::string bytes;
 };
 
-EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
-  EncodedWord word;
+// Where an encoded word's parts are, before anything is decoded.
+struct EncodedWordSpan {
+  std::size_t length = 0;  // 0: no encoded word here
+  std::string_view charset;
+  char encoding = 0;  // 'B' or 'Q'
+  std::string_view text;
+};
+
+EncodedWordSpan locate_encoded_word(std::string_view value, std::size_t pos) {
+  EncodedWordSpan word;
   if (pos + 8 > value.size() || value[pos] != '=' || value[pos + 1] != '?') return word;
   std::size_t i = pos + 2;
   const std::size_t charset_start = i;
@@ -43,7 +46,7 @@ EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
   const std::string_view charset = value.substr(charset_start, i - charset_start);
   ++i;
   if (i + 1 >= value.size() || value[i + 1] != '?') return word;
-  const char encoding = static_cast<char>(std::toupper(static_cast<unsigned char>(value[i])));
+  const char encoding = ascii::to_upper(value[i]);
   if (encoding != 'B' && encoding != 'Q') return word;
   i += 2;
   const std::size_t text_start = i;
@@ -52,19 +55,27 @@ EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
          i - text_start < 8192)
     ++i;
   if (i + 1 >= value.size() || value[i] != '?' || value[i + 1] != '=') return word;
-  const std::string_view text = value.substr(text_start, i - text_start);
-  if (encoding == 'B') {
-    std::string compact;
-    for (char c : text)
-      if (!is_blank(c)) compact += c;
-    word.bytes = decode_base64(compact);
+  word.charset = charset;
+  word.encoding = encoding;
+  word.text = value.substr(text_start, i - text_start);
+  word.length = i + 2 - pos;
+  return word;
+}
+
+EncodedWord parse_encoded_word(std::string_view value, std::size_t pos) {
+  EncodedWord word;
+  const EncodedWordSpan span = locate_encoded_word(value, pos);
+  if (span.length == 0) return word;
+  const std::string_view text = span.text;
+  if (span.encoding == 'B') {
+    word.bytes = decode_base64(text);  // skips blanks inside the word
   } else {
     word.bytes = decode_quoted_printable(text, /*header_q=*/true);
   }
-  std::string cs(charset);
-  if (const auto star = cs.find('*'); star != std::string::npos) cs.erase(star);  // RFC 2231 §5
-  word.charset = lower(cs);
-  word.length = i + 2 - pos;
+  std::string_view cs = span.charset;
+  if (const auto star = cs.find('*'); star != std::string_view::npos) cs = cs.substr(0, star);  // RFC 2231 §5
+  word.charset = ascii::lower(cs);
+  word.length = span.length;
   return word;
 }
 
@@ -99,10 +110,13 @@ std::string decode_plain_param(std::string_view value, std::string_view fallback
 }  // namespace
 
 std::size_t encoded_word_length(std::string_view value, std::size_t pos) {
-  return parse_encoded_word(value, pos).length;
+  return locate_encoded_word(value, pos).length;
 }
 
 std::string decode_header_text(std::string_view value, std::string_view fallback_charset) {
+  // Most header values (Received, DKIM-Signature, ids…) hold no encoded word at all.
+  if (value.find("=?") == std::string_view::npos)
+    return is_ascii(value) ? std::string(value) : guess_to_utf8(value, fallback_charset);
   std::string out;
   out.reserve(value.size());
   std::string run_bytes;    // bytes of adjacent encoded words in one charset, converted together
@@ -118,11 +132,17 @@ std::string decode_header_text(std::string_view value, std::string_view fallback
   auto flush_literal = [&](std::size_t end) {
     if (end <= literal_start) return;
     const std::string_view literal = value.substr(literal_start, end - literal_start);
-    out += is_ascii(literal) ? std::string(literal) : guess_to_utf8(literal, fallback_charset);
+    if (is_ascii(literal)) out.append(literal);
+    else out += guess_to_utf8(literal, fallback_charset);
   };
 
   std::size_t i = 0;
   while (i < value.size()) {
+    if (!previous_was_word) {
+      // Nothing happens before the next "=?": go there at once.
+      i = value.find("=?", i);
+      if (i == std::string_view::npos) break;
+    }
     if (value[i] == '=' && i + 1 < value.size() && value[i + 1] == '?') {
       EncodedWord word = parse_encoded_word(value, i);
       if (word.length > 0) {
@@ -194,7 +214,7 @@ MimeField parse_mime_field(std::string_view raw, std::string_view fallback_chars
       pieces.insert(pieces.begin() + 1, first.substr(blank + 1));
       first = first.substr(0, blank);
     }
-    field.value = lower(trim(first));
+    field.value = ascii::lower(trim(first));
   }
 
   struct Segment {
@@ -209,7 +229,7 @@ MimeField parse_mime_field(std::string_view raw, std::string_view fallback_chars
     const std::string_view piece = trim(pieces[p]);
     const auto eq = piece.find('=');
     if (eq == std::string_view::npos) continue;
-    std::string name = lower(trim(piece.substr(0, eq)));
+    std::string name = ascii::lower(trim(piece.substr(0, eq)));
     std::string_view rest = trim(piece.substr(eq + 1));
     std::string value;
     if (!rest.empty() && rest.front() == '"') {

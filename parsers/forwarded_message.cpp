@@ -7,17 +7,17 @@
 #include <string_view>
 
 #include "parsers/address_list.h"
+#include "parsers/ascii_case.h"
 #include "parsers/date_time.h"
 #include "parsers/mime_reader.h"
 
 namespace atendd {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
+using ascii::icontains;
+using ascii::iends_with;
+using ascii::iequals;
+using ascii::istarts_with;
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r' || s.front() == '\n'))
@@ -27,9 +27,6 @@ std::string_view trim(std::string_view s) {
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 std::vector<std::string_view> split_lines(std::string_view text) {
   std::vector<std::string_view> lines;
@@ -61,8 +58,8 @@ std::string join_lines(const std::vector<std::string_view>& lines, std::size_t f
   return out.substr(start);
 }
 
-// The subject's first prefix ("fwd", "re", …) in lower case, after any "[tag]"; "" when none.
-std::string first_prefix(const std::string& subject) {
+// The subject's first prefix ("Fwd", "RE", …) as written, after any "[tag]"; "" when none.
+std::string_view first_prefix(std::string_view subject) {
   std::string_view s = trim(subject);
   while (!s.empty() && s.front() == '[') {
     const std::size_t close = s.find(']');
@@ -74,7 +71,7 @@ std::string first_prefix(const std::string& subject) {
   std::string_view word = trim(s.substr(0, colon));
   for (char c : word)
     if (!std::isalpha(static_cast<unsigned char>(c))) return "";
-  return lower(word);
+  return word;
 }
 
 bool is_quote_line(std::string_view line) {
@@ -84,20 +81,20 @@ bool is_quote_line(std::string_view line) {
 
 // "On … wrote:", "Em … escreveu:" wrapped over up to three lines, starting at line i.
 bool is_attribution_at(const std::vector<std::string_view>& lines, std::size_t i) {
-  const std::string first = lower(trim(lines[i]));
-  if (!starts_with(first, "on ") && !starts_with(first, "em ") && !starts_with(first, "le ") &&
-      !starts_with(first, "am "))
+  const std::string_view first = trim(lines[i]);
+  if (!istarts_with(first, "on ") && !istarts_with(first, "em ") && !istarts_with(first, "le ") &&
+      !istarts_with(first, "am "))
     return false;
   std::string joined;
   for (std::size_t n = 0; n < 3 && i + n < lines.size(); ++n) {
     const std::string_view line = trim(lines[i + n]);
     if (line.empty() || is_quote_line(line)) break;
     if (!joined.empty()) joined += ' ';
-    joined += lower(line);
+    joined += line;
     if (joined.size() > 300) break;
-    if (ends_with(joined, "wrote:") || ends_with(joined, "escreveu:") || ends_with(joined, "a écrit :") ||
-        ends_with(joined, "a écrit:") || (starts_with(joined, "am ") && joined.find(" schrieb") != std::string::npos &&
-                                          ends_with(joined, ":")))
+    if (iends_with(joined, "wrote:") || iends_with(joined, "escreveu:") || iends_with(joined, "a écrit :") ||
+        iends_with(joined, "a écrit:") ||
+        (istarts_with(joined, "am ") && icontains(joined, " schrieb") && iends_with(joined, ":")))
       return true;
   }
   return false;
@@ -106,21 +103,21 @@ bool is_attribution_at(const std::vector<std::string_view>& lines, std::size_t i
 enum class Separator { None, Gmail, Thunderbird, Outlook, Apple };
 
 Separator separator_of(std::string_view line) {
-  const std::string s = lower(trim(line));
+  const std::string_view s = trim(line);
   if (s.empty()) return Separator::None;
-  if (s == "begin forwarded message:" || s == "início da mensagem encaminhada:" ||
-      s == "inicio da mensagem encaminhada:")
+  if (iequals(s, "begin forwarded message:") || iequals(s, "início da mensagem encaminhada:") ||
+      iequals(s, "inicio da mensagem encaminhada:"))
     return Separator::Apple;
   if (s.front() != '-') return Separator::None;
   std::size_t dashes = 0;
   while (dashes < s.size() && s[dashes] == '-') ++dashes;
   if (dashes < 4 || s.back() != '-') return Separator::None;
-  const std::string words = std::string(trim(std::string_view(s).substr(dashes)));
-  const bool forwarded = starts_with(words, "forwarded message") || starts_with(words, "mensagem encaminhada") ||
-                         starts_with(words, "mensaje reenviado") || starts_with(words, "message transféré");
+  const std::string_view words = trim(s.substr(dashes));
+  const bool forwarded = istarts_with(words, "forwarded message") || istarts_with(words, "mensagem encaminhada") ||
+                         istarts_with(words, "mensaje reenviado") || istarts_with(words, "message transféré");
   if (forwarded) return dashes >= 10 ? Separator::Gmail : Separator::Thunderbird;
-  if (starts_with(words, "original message") || starts_with(words, "mensagem original") ||
-      starts_with(words, "mensaje original"))
+  if (istarts_with(words, "original message") || istarts_with(words, "mensagem original") ||
+      istarts_with(words, "mensaje original"))
     return Separator::Outlook;
   return Separator::None;
 }
@@ -133,14 +130,14 @@ Field label_of(std::string_view line, std::string* value, bool* portuguese = nul
   while (!line.empty() && line.front() == '*') line.remove_prefix(1);
   const std::size_t colon = line.find(':');
   if (colon == std::string_view::npos || colon == 0 || colon > 24) return Field::None;
-  std::string label = lower(trim(line.substr(0, colon)));
-  while (!label.empty() && label.back() == '*') label.pop_back();
+  std::string_view label = trim(line.substr(0, colon));
+  while (!label.empty() && label.back() == '*') label.remove_suffix(1);
   std::string_view rest = line.substr(colon + 1);
   while (!rest.empty() && (rest.front() == '*' || rest.front() == ' ' || rest.front() == '\t')) rest.remove_prefix(1);
   if (value) *value = std::string(trim(rest));
   auto is = [&label](std::initializer_list<const char*> names) {
     for (const char* n : names)
-      if (label == n) return true;
+      if (iequals(label, n)) return true;
     return false;
   };
   bool pt = false;
@@ -223,7 +220,7 @@ Address read_sender(const std::string& value) {
   std::string v = value;
   // Outlook writes the address as "[mailto:…]" and its HTML becomes "<mailto:…>" in text.
   for (const char* marker : {"[mailto:", "<mailto:"}) {
-    const std::size_t at = lower(v).find(marker);
+    const std::size_t at = ascii::ifind(v, marker);
     if (at != std::string::npos) {
       const std::size_t close = v.find_first_of("]>", at);
       const std::string address = v.substr(at + 8, close == std::string::npos ? std::string::npos : close - at - 8);
@@ -240,7 +237,7 @@ Address read_sender(const std::string& value) {
     std::string name = std::string(trim(a.name));
     while (!name.empty() && (name.front() == '"' || name.front() == '\'' || name.front() == '*')) name.erase(0, 1);
     while (!name.empty() && (name.back() == '"' || name.back() == '\'' || name.back() == '*')) name.pop_back();
-    if (lower(name) == lower(a.address)) name.clear();
+    if (iequals(name, a.address)) name.clear();
     return {a.address, name};
   }
   return {};
@@ -267,11 +264,11 @@ std::vector<Address> read_recipients(const std::string& value) {
 
 int month_of(std::string_view word) {
   if (word.size() < 3) return 0;
-  const std::string w = lower(word.substr(0, 3));
+  const std::string_view w = word.substr(0, 3);
   static const char* const en[] = {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"};
   static const char* const pt[] = {"jan", "fev", "mar", "abr", "mai", "jun", "jul", "ago", "set", "out", "nov", "dez"};
   for (int i = 0; i < 12; ++i)
-    if (w == en[i] || w == pt[i]) return i + 1;
+    if (iequals(w, en[i]) || iequals(w, pt[i])) return i + 1;
   return 0;
 }
 
@@ -293,7 +290,7 @@ int number(std::string_view s) {
 
 // "+0300", "-03:00", "GMT-3", "UTC+01:00", "(GMT-03:00)", "GMT", "UTC", "BRT": seconds east of UTC.
 std::optional<int> zone_of(std::string word) {
-  word = lower(word);
+  word = ascii::lower(word);
   while (!word.empty() && (word.front() == '(' || word.front() == '[')) word.erase(0, 1);
   while (!word.empty() && (word.back() == ')' || word.back() == ']')) word.pop_back();
   if (word == "gmt" || word == "utc" || word == "z") return 0;
@@ -341,7 +338,7 @@ std::optional<std::int64_t> read_client_date(const std::string& text, bool day_f
   bool pm = false, am = false;
   for (std::string w : words) {
     while (!w.empty() && w.back() == '.') w.pop_back();
-    const std::string l = lower(w);
+    const std::string l = ascii::lower(w);
     if (l.empty()) continue;
     if (l == "am" || l == "a.m") { am = true; continue; }
     if (l == "pm" || l == "p.m") { pm = true; continue; }
@@ -411,7 +408,7 @@ int offset_of_date_header(const ParsedMessage& message) {
 std::string without_prefixes(const std::string& subject) {
   std::string s(trim(subject));
   for (int n = 0; n < 10; ++n) {
-    const std::string p = first_prefix(s);
+    const std::string_view p = first_prefix(s);
     if (p.empty() || (!is_forward_subject(s) && !is_reply_subject(s))) break;
     s = std::string(trim(s.substr(s.find(':') + 1)));
   }
@@ -497,13 +494,17 @@ std::optional<ForwardedMessage> attached_forward(const ParsedMessage& message) {
 }  // namespace
 
 bool is_forward_subject(const std::string& subject) {
-  const std::string p = first_prefix(subject);
-  return p == "fwd" || p == "fw" || p == "enc" || p == "tr" || p == "wg" || p == "rv";
+  const std::string_view p = first_prefix(subject);
+  for (std::string_view prefix : {"fwd", "fw", "enc", "tr", "wg", "rv"})
+    if (iequals(p, prefix)) return true;
+  return false;
 }
 
 bool is_reply_subject(const std::string& subject) {
-  const std::string p = first_prefix(subject);
-  return p == "re" || p == "res" || p == "aw" || p == "sv" || p == "vs" || p == "antw" || p == "r" || p == "ref";
+  const std::string_view p = first_prefix(subject);
+  for (std::string_view prefix : {"re", "res", "aw", "sv", "vs", "antw", "r", "ref"})
+    if (iequals(p, prefix)) return true;
+  return false;
 }
 
 std::optional<ForwardedMessage> find_forwarded_message(const ParsedMessage& message) {

@@ -19,6 +19,7 @@
 #include <unordered_set>
 
 #include "parsers/address_list.h"
+#include "parsers/ascii_case.h"
 #include "parsers/charset.h"
 #include "parsers/date_time.h"
 #include "parsers/encoded_words.h"
@@ -43,12 +44,6 @@ struct RawHeader {
   std::string value;  // unfolded, trimmed, raw bytes
 };
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
 
 std::string_view trim(std::string_view s) {
@@ -57,13 +52,10 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
+using ascii::iequals;
+
+// A mimetic header field's name, without a copy.
+std::string_view name_of(const mimetic::Field& field) { return {field.name().data(), field.name().size()}; }
 
 void add_defect(std::vector<std::string>& defects, std::string defect) {
   if (defects.size() >= 100) return;
@@ -96,8 +88,11 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     std::string_view text;  // without line ending
     std::size_t next;       // offset after the line ending
     enum Kind { Field, Continuation, Junk } kind;
+    std::size_t colon;         // fields: where the name ends
+    std::string_view content;  // fields: the value, continuations: the text, both trimmed
   };
   std::vector<Line> lines;
+  lines.reserve(64);
   std::size_t pos = 0;
   std::size_t body_start = raw.size();
   bool found_end = false;
@@ -119,9 +114,16 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
       break;
     }
     Line::Kind kind = Line::Junk;
-    if (text.front() == ' ' || text.front() == '\t') kind = Line::Continuation;
-    else if (field_name_length(text) > 0) kind = Line::Field;
-    lines.push_back(Line{text, next, kind});
+    std::size_t colon = 0;
+    std::string_view content;
+    if (text.front() == ' ' || text.front() == '\t') {
+      kind = Line::Continuation;
+      content = trim(text);
+    } else if ((colon = field_name_length(text)) > 0) {
+      kind = Line::Field;
+      content = trim(text.substr(colon + 1));
+    }
+    lines.push_back(Line{text, next, kind, colon, content});
     pos = next;
   }
   (void)found_end;
@@ -136,6 +138,7 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     }
 
   HeaderBlock block;
+  block.headers.reserve(lines.size());
   bool current_valid = false;
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const Line& line = lines[i];
@@ -154,25 +157,31 @@ HeaderBlock read_header_block(std::string_view raw, std::vector<std::string>& de
     if (line.kind == Line::Continuation) {
       if (current_valid) {
         block.headers.back().value += ' ';
-        block.headers.back().value.append(trim(line.text));
+        block.headers.back().value.append(line.content);
       } else {
         add_defect(defects, "continuation line without header");
       }
       continue;
     }
-    const std::size_t colon = field_name_length(line.text);
-    RawHeader header;
-    header.name = std::string(trim(line.text.substr(0, colon)));
-    header.value = std::string(trim(line.text.substr(colon + 1)));
-    block.headers.push_back(std::move(header));
+    // Room for the folded lines that follow, appended above.
+    std::size_t unfolded_size = line.content.size();
+    for (std::size_t k = i + 1; k < lines.size() && lines[k].kind == Line::Continuation; ++k)
+      unfolded_size += 1 + lines[k].content.size();
+    RawHeader& header = block.headers.emplace_back();
+    header.name.assign(trim(line.text.substr(0, line.colon)));
+    header.value.reserve(unfolded_size);
+    header.value.append(line.content);
     current_valid = true;
   }
+  const bool nul_in_header =
+      !lines.empty() && std::memchr(raw.data(), '\0', lines.back().next) != nullptr;
   for (auto& h : block.headers) {
-    if (h.value.find('\0') != std::string::npos) {
+    if (nul_in_header && h.value.find('\0') != std::string::npos) {
       add_defect(defects, "NUL byte in header");
       h.value.erase(std::remove(h.value.begin(), h.value.end(), '\0'), h.value.end());
     }
-    h.value = std::string(trim(h.value));
+    const std::string_view trimmed = trim(h.value);
+    if (trimmed.size() != h.value.size()) h.value = std::string(trimmed);
   }
   block.body = raw.substr(std::min(body_start, raw.size()));
   return block;
@@ -221,18 +230,17 @@ std::string strip_angles(std::string_view id) {
 PartInfo part_info(const mimetic::MimeEntity& entity, std::string_view fallback_charset) {
   PartInfo info;
   for (const auto& field : entity.header()) {
-    const std::string name = lower(std::string(field.name().begin(), field.name().end()));
-    const std::string value = field.value();
-    if (name == "content-type" && info.type.value.empty()) {
-      info.type = parse_mime_field(value, fallback_charset);
-    } else if (name == "content-disposition" && info.disposition.value.empty()) {
-      info.disposition = parse_mime_field(value, fallback_charset);
-    } else if (name == "content-transfer-encoding" && info.encoding.empty()) {
-      info.encoding = lower(trim(value));
-    } else if (name == "content-id" && info.content_id.empty()) {
-      info.content_id = strip_angles(value);
-    } else if (name == "content-description" && info.description.empty()) {
-      info.description = decode_header_text(value, fallback_charset);
+    const std::string_view name = name_of(field);
+    if (iequals(name, "content-type") && info.type.value.empty()) {
+      info.type = parse_mime_field(field.value(), fallback_charset);
+    } else if (iequals(name, "content-disposition") && info.disposition.value.empty()) {
+      info.disposition = parse_mime_field(field.value(), fallback_charset);
+    } else if (iequals(name, "content-transfer-encoding") && info.encoding.empty()) {
+      info.encoding = ascii::lower(trim(field.value()));
+    } else if (iequals(name, "content-id") && info.content_id.empty()) {
+      info.content_id = strip_angles(field.value());
+    } else if (iequals(name, "content-description") && info.description.empty()) {
+      info.description = decode_header_text(field.value(), fallback_charset);
     }
   }
   if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
@@ -245,12 +253,20 @@ PartInfo top_part_info(const std::vector<RawHeader>& headers, std::string_view f
   if (const auto* h = find_header(headers, "Content-Type")) info.type = parse_mime_field(h->value, fallback_charset);
   if (const auto* h = find_header(headers, "Content-Disposition"))
     info.disposition = parse_mime_field(h->value, fallback_charset);
-  if (const auto* h = find_header(headers, "Content-Transfer-Encoding")) info.encoding = lower(trim(h->value));
+  if (const auto* h = find_header(headers, "Content-Transfer-Encoding")) info.encoding = ascii::lower(trim(h->value));
   if (const auto* h = find_header(headers, "Content-ID")) info.content_id = strip_angles(h->value);
   if (const auto* h = find_header(headers, "Content-Description"))
     info.description = decode_header_text(h->value, fallback_charset);
   if (info.type.value.find('/') == std::string::npos) info.type.value.clear();
   return info;
+}
+
+// Whether the message-level MIME fields read the same without the fallback charset: it only
+// matters for raw 8-bit bytes in them (RFC 2047 words and RFC 2231 values name their own).
+bool top_fields_are_ascii(const std::vector<RawHeader>& headers) {
+  for (const char* name : {"Content-Type", "Content-Disposition", "Content-Description"})
+    if (const auto* h = find_header(headers, name); h && !is_ascii(h->value)) return false;
+  return true;
 }
 
 // Decodes a part's body in its own buffer (base64 and quoted-printable output never outgrows the
@@ -397,14 +413,15 @@ std::string recipient_in_status(std::string_view status) {
     }
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) continue;
-    const std::string name = lower(trim(line.substr(0, colon)));
+    const std::string_view name = trim(line.substr(0, colon));
     std::string_view value = trim(line.substr(colon + 1));
-    if (name != "original-recipient" && name != "final-recipient") continue;
+    const bool is_original = iequals(name, "original-recipient");
+    if (!is_original && !iequals(name, "final-recipient")) continue;
     in_recipient_block = true;
     if (const std::size_t semi = value.find(';'); semi != std::string_view::npos) value = trim(value.substr(semi + 1));
     std::string address = strip_angles(value);
-    if (name == "original-recipient" && original.empty()) original = address;
-    if (name == "final-recipient" && final_recipient.empty()) final_recipient = address;
+    if (is_original && original.empty()) original = address;
+    if (!is_original && final_recipient.empty()) final_recipient = address;
   }
   return original.empty() ? final_recipient : original;
 }
@@ -450,7 +467,7 @@ void TreeWalker::attach_message(mimetic::MimeEntity& entity, const PartInfo& inf
     const mimetic::MimeEntity& inner = *parts.front();
     if (a.filename.empty()) {
       for (const auto& field : inner.header()) {
-        if (iequals(std::string(field.name().begin(), field.name().end()), "subject")) {
+        if (iequals(name_of(field), "subject")) {
           a.filename = std::string(trim(decode_header_text(field.value(), fallback_charset_)));
           break;
         }
@@ -524,7 +541,7 @@ void TreeWalker::walk(mimetic::MimeEntity& entity, const PartInfo& info, std::ve
     }
     if (subtype == "report") {
       saw_report = true;
-      if (lower(info.type.param("report-type")) == "delivery-status") saw_delivery_status = true;
+      if (iequals(info.type.param("report-type"), "delivery-status")) saw_delivery_status = true;
     }
     std::string start_id = strip_angles(info.type.param("start"));
     bool root_done = false;
@@ -571,14 +588,18 @@ void TreeWalker::leaf(std::string raw_body, const PartInfo& info, const std::str
 
   if (is_text && !marked_attachment && filename.empty() && !related_resource && !uuencoded) {
     bool lossy = false;
-    std::string text = to_utf8(data, charset, &lossy);
+    std::optional<std::string> converted = to_utf8_if_changed(data, charset, &lossy);
+    // The usual text is already UTF-8: it is kept without a copy, and then it is the raw too.
+    std::string text = converted ? std::move(*converted) : std::move(data);
+    const std::string_view raw = converted ? std::string_view(data) : std::string_view(text);
     if (lossy) add_defect(message_.defects, "invalid bytes in " + (charset.empty() ? std::string("body") : charset) + " body");
     if (type == "text/plain") {
       std::string remaining;
-      auto files = extract_uuencoded(text, &remaining);
+      // extract_uuencoded finds nothing without a "begin " line (and would copy the text).
+      auto files = text.find("begin ") == std::string::npos ? std::vector<UuFile>() : extract_uuencoded(text, &remaining);
       if (!files.empty()) {
         // The uuencoded bytes went through the charset conversion above: decode from the raw.
-        files = extract_uuencoded(data, nullptr);
+        files = extract_uuencoded(raw, nullptr);
         text = std::move(remaining);
         for (auto& f : files) {
           Attachment a;
@@ -618,7 +639,7 @@ void TreeWalker::leaf(std::string raw_body, const PartInfo& info, const std::str
 void collect_charsets(const mimetic::MimeEntity& entity, std::vector<std::string>& out, int depth) {
   if (depth > kMaxDepth || out.size() > 20) return;
   for (const auto& field : entity.header()) {
-    if (!iequals(std::string(field.name().begin(), field.name().end()), "content-type")) continue;
+    if (!iequals(name_of(field), "content-type")) continue;
     const MimeField type = parse_mime_field(field.value());
     const std::string cs = type.param("charset");
     if (!cs.empty()) out.push_back(cs);
@@ -639,8 +660,6 @@ std::string choose_fallback_charset(const std::vector<std::string>& charsets) {
   return charsets.empty() ? std::string() : charsets.front();
 }
 
-char ascii_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Finds a lower-case needle in a text, ignoring ASCII case, in increasing positions. memchr over
 // both cases of the needle's first character (each remembered until passed) keeps this at memory
 // speed on multi-megabyte bodies.
@@ -648,7 +667,7 @@ class CaseInsensitiveFinder {
  public:
   CaseInsensitiveFinder(std::string_view text, std::string_view needle)
       : text_(text), needle_(needle), lower_(needle.empty() ? '\0' : needle.front()),
-        upper_(static_cast<char>(std::toupper(static_cast<unsigned char>(lower_)))),
+        upper_(ascii::to_upper(lower_)),
         limit_(needle.empty() || needle.size() > text.size() ? 0 : text.size() - needle.size() + 1) {}
 
   // The first match at or after `from`, or npos.
@@ -674,7 +693,7 @@ class CaseInsensitiveFinder {
   }
   bool matches(std::size_t at) const {
     for (std::size_t i = 1; i < needle_.size(); ++i)
-      if (ascii_lower(text_[at + i]) != needle_[i]) return false;
+      if (ascii::to_lower(text_[at + i]) != needle_[i]) return false;
     return true;
   }
 
@@ -775,6 +794,24 @@ std::optional<std::string> close_nested_multiparts(std::string_view text, const 
 
 // ---- message-level fields -------------------------------------------------------------------
 
+// Removes every '\r', moving the text between them (memchr finds them; most lines have one).
+void remove_carriage_returns(std::string& text) {
+  char* const begin = text.data();
+  char* const end = begin + text.size();
+  char* cr = static_cast<char*>(std::memchr(begin, '\r', text.size()));
+  if (!cr) return;
+  char* out = cr;
+  for (char* from = cr + 1; from < end;) {
+    char* next = static_cast<char*>(std::memchr(from, '\r', static_cast<std::size_t>(end - from)));
+    char* stop = next ? next : end;
+    std::memmove(out, from, static_cast<std::size_t>(stop - from));
+    out += stop - from;
+    if (!next) break;
+    from = next + 1;
+  }
+  text.resize(static_cast<std::size_t>(out - begin));
+}
+
 std::vector<std::string> message_ids(std::string_view value) {
   std::vector<std::string> ids;
   std::size_t pos = 0;
@@ -800,28 +837,28 @@ std::vector<std::string> message_ids(std::string_view value) {
 // The header that makes the message automatic ("Auto-Submitted: auto-replied"), or "" when none.
 std::string automatic_header(const std::vector<RawHeader>& headers) {
   for (const auto& h : headers) {
-    const std::string name = lower(h.name);
-    if (name != "auto-submitted" && name != "precedence" && name != "x-precedence" && name != "x-autoreply" &&
-        name != "x-autorespond" && name != "x-autogenerated" && name != "x-auto-response")
-      continue;  // lower-casing every value (DKIM signatures…) costs more than the rest
-    std::string value = lower(trim(h.value));
-    if (const auto semi = value.find(';'); semi != std::string::npos) value = std::string(trim(value.substr(0, semi)));
+    const std::string_view name = h.name;
+    const bool auto_submitted = iequals(name, "auto-submitted");
+    const bool precedence = iequals(name, "precedence") || iequals(name, "x-precedence");
+    const bool autoreply = iequals(name, "x-autoreply") || iequals(name, "x-autorespond") ||
+                           iequals(name, "x-autogenerated") || iequals(name, "x-auto-response");
+    if (!auto_submitted && !precedence && !autoreply) continue;
+    std::string_view value = trim(h.value);
+    if (const auto semi = value.find(';'); semi != std::string_view::npos) value = trim(value.substr(0, semi));
     const bool automatic =
-        (name == "auto-submitted" && !value.empty() && value != "no") ||
-        ((name == "precedence" || name == "x-precedence") && (value == "bulk" || value == "junk" || value == "list")) ||
-        ((name == "x-autoreply" || name == "x-autorespond" || name == "x-autogenerated" ||
-          name == "x-auto-response") && value != "no" && value != "false");
+        (auto_submitted && !value.empty() && !iequals(value, "no")) ||
+        (precedence && (iequals(value, "bulk") || iequals(value, "junk") || iequals(value, "list"))) ||
+        (autoreply && !iequals(value, "no") && !iequals(value, "false"));
     if (automatic) return h.name + ": " + std::string(trim(h.value)).substr(0, 80);
   }
   return "";
 }
 
 bool looks_like_bounce_subject(std::string_view subject) {
-  const std::string s = lower(subject);
   for (const char* phrase : {"undeliver", "delivery status notification", "returned mail", "failure notice",
                              "delivery failure", "mail delivery failed", "delivery has failed",
                              "nicht zustellbar", "unzustellbar", "non remis", "não entregue"})
-    if (s.find(phrase) != std::string::npos) return true;
+    if (ascii::icontains(subject, phrase)) return true;
   return false;
 }
 
@@ -918,6 +955,7 @@ ParsedMessage parse_message(std::string_view raw) {
     const std::string fallback = choose_fallback_charset(charsets);
 
     // Headers, decoded.
+    message.headers.reserve(std::min(headers.size(), kMaxHeaderLines));
     for (const auto& h : headers) {
       if (message.headers.size() >= kMaxHeaderLines) break;
       message.headers.emplace_back(h.name, decode_header_text(h.value, fallback));
@@ -982,7 +1020,7 @@ ParsedMessage parse_message(std::string_view raw) {
     // Body and attachments.
     TreeWalker walker(message, fallback, mime_body);
     std::vector<BodySegment> body;
-    PartInfo top = top_part_info(headers, fallback);
+    PartInfo top = fallback.empty() || top_fields_are_ascii(headers) ? top_raw : top_part_info(headers, fallback);
     if (parse_as_text) {
       top.type.value = "text/plain";
       walker.walk(*root, top, body, false, 0);
@@ -1001,11 +1039,15 @@ ParsedMessage parse_message(std::string_view raw) {
         any_html = true;
       }
       if (trim(piece).empty()) continue;
-      if (!text.empty()) text += text.back() == '\n' ? "\n" : "\n\n";
+      if (text.empty()) {
+        text = std::move(piece);
+        continue;
+      }
+      text += text.back() == '\n' ? "\n" : "\n\n";
       text += piece;
     }
     // One line-ending convention for the text: LF.
-    text.erase(std::remove(text.begin(), text.end(), '\r'), text.end());
+    remove_carriage_returns(text);
     // No blank lines before the first line of text, no trailing blanks after the last.
     while (!text.empty() && is_blank(text.back())) text.pop_back();
     const std::size_t first_line = text.find_first_not_of(" \t\n");
@@ -1017,10 +1059,10 @@ ParsedMessage parse_message(std::string_view raw) {
     message.new_text = split_reply(message.text).new_text;
     if (any_html) message.html = std::move(html);
 
-    const std::string sender = lower(message.from.address);
-    const std::string local = sender.substr(0, sender.find('@'));
-    const bool daemon_sender = local == "mailer-daemon" || local == "postmaster" ||
-                               lower(message.from.name).find("mailer-daemon") != std::string::npos;
+    const std::string_view sender = message.from.address;
+    const std::string_view local = sender.substr(0, sender.find('@'));
+    const bool daemon_sender = iequals(local, "mailer-daemon") || iequals(local, "postmaster") ||
+                               ascii::icontains(message.from.name, "mailer-daemon");
     const bool returned_message = std::any_of(message.attachments.begin(), message.attachments.end(),
                                               [](const Attachment& a) { return a.content_type == "message/rfc822"; });
     message.is_bounce = walker.saw_delivery_status ||
@@ -1030,9 +1072,12 @@ ParsedMessage parse_message(std::string_view raw) {
       message.bounced_message_id = walker.returned_message_id;
     }
     // Machine senders that never read replies.
-    if (local == "noreply" || local == "no-reply" || local == "no_reply" || local == "donotreply" ||
-        local == "do-not-reply" || local == "do_not_reply" || local == "mailer-daemon" || local == "postmaster") {
-      if (!message.auto_submitted) message.automatic_because = "sender " + local;
+    bool machine_sender = false;
+    for (std::string_view name : {"noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply",
+                                  "mailer-daemon", "postmaster"})
+      machine_sender = machine_sender || iequals(local, name);
+    if (machine_sender) {
+      if (!message.auto_submitted) message.automatic_because = "sender " + ascii::lower(local);
       message.auto_submitted = true;
     }
     // Address parsing reports each bad entry; one mention of each kind is enough.

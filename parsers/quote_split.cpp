@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "parsers/ascii_case.h"
+
 namespace atendd {
 namespace {
 
@@ -14,23 +16,15 @@ constexpr std::size_t kMaxAttributionLines = 3;    // an attribution wrapped ove
 constexpr std::size_t kMaxAttributionChars = 300;
 constexpr std::size_t kOutlookWindow = 4;          // header lines expected after "From:"
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
   return s;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
+using ascii::icontains;
+using ascii::iends_with;
+using ascii::istarts_with;
 
 bool is_blank_line(std::string_view line) { return trim(line).empty(); }
 
@@ -40,20 +34,19 @@ bool is_quote_line(std::string_view line) {
 }
 
 // "On … wrote:", "Em … escreveu:", "Le … a écrit :", "Am … schrieb …:", as one joined line.
-bool is_attribution(std::string_view joined) {
-  const std::string s = lower(joined);
-  if (starts_with(s, "on ") && ends_with(s, "wrote:")) return true;
-  if (starts_with(s, "em ") && ends_with(s, "escreveu:")) return true;
-  if (starts_with(s, "le ") && (ends_with(s, "a écrit :") || ends_with(s, "a écrit:"))) return true;
-  if (starts_with(s, "am ") && s.find(" schrieb ") != std::string::npos && ends_with(s, ":")) return true;
+bool is_attribution(std::string_view s) {
+  if (istarts_with(s, "on ") && iends_with(s, "wrote:")) return true;
+  if (istarts_with(s, "em ") && iends_with(s, "escreveu:")) return true;
+  if (istarts_with(s, "le ") && (iends_with(s, "a écrit :") || iends_with(s, "a écrit:"))) return true;
+  if (istarts_with(s, "am ") && icontains(s, " schrieb ") && iends_with(s, ":")) return true;
   return false;
 }
 
 // Number of lines (1..3) making up an attribution starting at line i, 0 when none does.
 std::size_t attribution_at(const std::vector<std::string_view>& lines, std::size_t i) {
-  const std::string first = lower(trim(lines[i]));
-  if (!starts_with(first, "on ") && !starts_with(first, "em ") && !starts_with(first, "le ") &&
-      !starts_with(first, "am "))
+  const std::string_view first = trim(lines[i]);
+  if (!istarts_with(first, "on ") && !istarts_with(first, "em ") && !istarts_with(first, "le ") &&
+      !istarts_with(first, "am "))
     return 0;
   std::string joined;
   for (std::size_t n = 0; n < kMaxAttributionLines && i + n < lines.size(); ++n) {
@@ -71,9 +64,9 @@ std::size_t attribution_at(const std::vector<std::string_view>& lines, std::size
 bool has_label(std::string_view line, std::initializer_list<std::string_view> labels) {
   line = trim(line);
   while (!line.empty() && line.front() == '*') line.remove_prefix(1);
-  const std::string s = lower(line.substr(0, 20));
+  const std::string_view s = line.substr(0, 20);
   for (std::string_view label : labels)
-    if (starts_with(s, label) && s.size() > label.size() &&
+    if (istarts_with(s, label) && s.size() > label.size() &&
         (s[label.size()] == ':' || (s[label.size()] == '*' && s.size() > label.size() + 1 &&
                                     s[label.size() + 1] == ':')))
       return true;
@@ -81,10 +74,10 @@ bool has_label(std::string_view line, std::initializer_list<std::string_view> la
 }
 
 bool is_outlook_separator(std::string_view line) {
-  const std::string s = lower(trim(line));
-  if (!starts_with(s, "-----")) return false;
-  return s.find("original message") != std::string::npos || s.find("mensagem original") != std::string::npos ||
-         s.find("message d'origine") != std::string::npos || s.find("ursprüngliche nachricht") != std::string::npos;
+  const std::string_view s = trim(line);
+  if (s.substr(0, 5) != "-----") return false;
+  return icontains(s, "original message") || icontains(s, "mensagem original") || icontains(s, "message d'origine") ||
+         icontains(s, "ursprüngliche nachricht");
 }
 
 bool is_outlook_header_block(const std::vector<std::string_view>& lines, std::size_t i) {
@@ -99,18 +92,21 @@ bool is_outlook_header_block(const std::vector<std::string_view>& lines, std::si
 }
 
 bool is_mobile_signature(std::string_view line) {
-  const std::string s = lower(trim(line));
+  const std::string_view s = trim(line);
   for (std::string_view phrase :
        {"sent from my ", "sent from mail for windows", "sent from outlook", "sent from yahoo mail",
         "get outlook for ", "enviado do meu ", "enviado de meu ", "enviado do email para windows",
         "enviado do outlook", "enviado do yahoo mail", "obter o outlook para ", "envoyé de mon ",
         "von meinem iphone gesendet", "gesendet von meinem "})
-    if (starts_with(s, phrase) && s.size() < 80) return true;
+    if (s.size() < 80 && istarts_with(s, phrase)) return true;
   return false;
 }
 
 std::string join(const std::vector<std::string_view>& lines, std::size_t from, std::size_t to) {
   std::string out;
+  std::size_t size = 0;
+  for (std::size_t k = from; k < to; ++k) size += lines[k].size() + 1;
+  out.reserve(size);
   for (std::size_t k = from; k < to; ++k) {
     out.append(lines[k]);
     if (k + 1 < to) out += '\n';
@@ -133,6 +129,7 @@ std::string trim_block(std::string s) {
 
 SplitText split_reply(const std::string& text) {
   std::vector<std::string_view> lines;
+  lines.reserve(64);
   {
     std::string_view rest = text;
     while (true) {

@@ -105,6 +105,28 @@ struct HexTable {
 };
 constexpr HexTable kHex;
 
+// What a byte is to the quoted-printable decoder; the first two classes decode to themselves.
+constexpr unsigned char kQpPlain = 0;
+constexpr unsigned char kQpLineEnd = 1;    // '\r', '\n'
+constexpr unsigned char kQpEquals = 2;
+constexpr unsigned char kQpBlank = 3;      // ' ', '\t'
+constexpr unsigned char kQpUnderscore = 4;  // a space in RFC 2047 Q words
+
+struct QpClassTable {
+  unsigned char v[256];
+  constexpr QpClassTable() : v() {
+    for (int c = 0; c < 256; ++c) {
+      unsigned char x = kQpPlain;
+      if (c == '\r' || c == '\n') x = kQpLineEnd;
+      else if (c == '=') x = kQpEquals;
+      else if (c == ' ' || c == '\t') x = kQpBlank;
+      else if (c == '_') x = kQpUnderscore;
+      v[c] = x;
+    }
+  }
+};
+constexpr QpClassTable kQpClass;
+
 }  // namespace
 
 std::size_t decode_base64_to(std::string_view text, char* out, bool* damaged) {
@@ -160,9 +182,14 @@ std::size_t decode_quoted_printable_to(std::string_view text, char* out, bool he
   const char* p = text.data();
   const char* const end = p + text.size();
   char* o = out;
+  auto class_of = [](char c) { return kQpClass.v[static_cast<unsigned char>(c)]; };
   while (p < end) {
+    // The bulk: bytes that decode to themselves.
+    while (p < end && class_of(*p) <= kQpLineEnd) *o++ = *p++;
+    if (p >= end) break;
     const char c = *p;
-    if (c == '=') {
+    const unsigned char kind = class_of(c);
+    if (kind == kQpEquals) {
       if (end - p > 2 && kHex.v[static_cast<unsigned char>(p[1])] >= 0 &&
           kHex.v[static_cast<unsigned char>(p[2])] >= 0) {
         *o++ = static_cast<char>(kHex.v[static_cast<unsigned char>(p[1])] * 16 +
@@ -182,21 +209,21 @@ std::size_t decode_quoted_printable_to(std::string_view text, char* out, bool he
         *o++ = c;  // a lone '=' that is not an escape: keep it
         ++p;
       }
-    } else if (c == '_' && header_q) {
-      *o++ = ' ';
+    } else if (kind == kQpUnderscore) {
+      *o++ = header_q ? ' ' : c;
       ++p;
-    } else if ((c == ' ' || c == '\t') && !header_q) {
+    } else if (header_q) {  // a blank
+      *o++ = c;
+      ++p;
+    } else {
       // Trailing blanks before a line end are transport padding (RFC 2045 6.7 rule 3).
       const char* j = p;
-      while (j < end && (*j == ' ' || *j == '\t')) ++j;
+      while (j < end && class_of(*j) == kQpBlank) ++j;
       if (j < end && (*j == '\r' || *j == '\n')) {
         p = j;
       } else {
         while (p < j) *o++ = *p++;
       }
-    } else {
-      *o++ = c;
-      ++p;
     }
   }
   return static_cast<std::size_t>(o - out);
