@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <exception>
+#include <system_error>
 #include <thread>
 
 #include <Poco/String.h>
@@ -150,13 +151,19 @@ void InboundPipeline::prepare_all(const std::vector<const RawMessage*>& batch, s
     return;
   }
   std::exception_ptr helper_failure;
-  std::thread helper([&] {
-    try {
-      work();
-    } catch (...) {
-      helper_failure = std::current_exception();
-    }
-  });
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      try {
+        work();
+      } catch (...) {
+        helper_failure = std::current_exception();
+      }
+    });
+  } catch (const std::system_error&) {  // no thread to be had (a tasks limit): all on this one
+    work();
+    return;
+  }
   try {
     work();
   } catch (...) {

@@ -3,6 +3,7 @@
 // Test-only; talks to real processes over loopback.
 #pragma once
 
+#include <catch2/catch.hpp>
 #include <curl/curl.h>
 
 #include <chrono>
@@ -114,10 +115,12 @@ struct AdminDaemon {
                "department = suporte\n"
                "assign = agent:maria\n" + extra);
     daemon = std::make_unique<DaemonProcess>(std::vector<std::string>{"--config", dir.path() + "/atendd.ini"});
-    for (int i = 0; i < 200; ++i) {
+    // 30 s: an ASan build starting while the whole suite runs on two cores can take over 10.
+    for (int i = 0; i < 600; ++i) {
       if (http("GET", base + "/healthz").status != 0) return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    FAIL("the daemon's admin endpoint did not answer within 30 s");
   }
 };
 
