@@ -252,6 +252,7 @@ int main(int argc, char** argv) {
     smtp.port = sink.port();
     smtp.timeout_seconds = 10;
     FixedClock clock(kBenchNow);
+    sqlite.set_durable_commits(false);  // as the daemon's outbox loop has its connection
     OutboxSender sender(store, smtp, "suporte.example", clock, quiet_logger("bench.outbox"));
     reset_peak_rss();
     t0 = Steady::now();

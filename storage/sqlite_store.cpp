@@ -716,7 +716,10 @@ std::int64_t SqliteStore::add_outbox(const OutboxMail& m) {
 
 std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, int lease_seconds) {
   // channel = '': mails for messaging channels are the channel sender's (migration 4).
-  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND ((state = 'pending' AND "
+  // "state IN" lets the search use outbox_channel_due on (channel, state): with the OR alone it
+  // read every row of the channel, the sent ones included, on every claim.
+  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel = '' AND state IN ('pending', 'sending') "
+                      "AND ((state = 'pending' AND "
                       "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) AND " OUTBOX_IN_ORDER
                       " ORDER BY next_attempt_at, id LIMIT ?",
                       now, limit, lease_seconds);
@@ -963,7 +966,8 @@ bool SqliteStore::retry_outbox(std::int64_t id, Timestamp now) {
 }
 
 std::vector<OutboxMail> SqliteStore::claim_due_channel_outbox(Timestamp now, int limit, int lease_seconds) {
-  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND ((state = 'pending' AND "
+  return claim_outbox("SELECT " OUTBOX_COLUMNS " FROM outbox WHERE channel <> '' AND state IN ('pending', 'sending') "
+                      "AND ((state = 'pending' AND "
                       "next_attempt_at <= ?) OR (state = 'sending' AND lease_until < ?)) AND " OUTBOX_IN_ORDER
                       " ORDER BY next_attempt_at, id LIMIT ?",
                       now, limit, lease_seconds);
