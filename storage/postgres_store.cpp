@@ -861,9 +861,11 @@ std::int64_t PostgresStore::add_outbox(const OutboxMail& m) {
 // by PostgreSQL before it is taken. Two senders on any instances never get the same mail.
 // A mail waits while an older one of its ticket to the same recipients on the same channel is not
 // sent yet (the SQLite store's OUTBOX_IN_ORDER): each recipient gets a ticket's mails in order.
+// "state IN" keeps the search to the unsent rows of outbox_channel_due, never the sent ones.
 #define OUTBOX_CLAIM(channel_condition)                                                                  \
   "UPDATE outbox o SET state = 'sending', lease_until = $2, attempts = o.attempts + 1 "                 \
-  "FROM (SELECT id FROM outbox WHERE " channel_condition " AND ((state = 'pending' AND next_attempt_at <= $1) " \
+  "FROM (SELECT id FROM outbox WHERE " channel_condition " AND state IN ('pending', 'sending') "         \
+  "AND ((state = 'pending' AND next_attempt_at <= $1) "                                                 \
   "OR (state = 'sending' AND lease_until < $1)) AND NOT EXISTS (SELECT 1 FROM outbox older "           \
   "WHERE older.ticket_id = outbox.ticket_id AND older.id < outbox.id AND older.channel = outbox.channel " \
   "AND older.recipients = outbox.recipients AND older.state IN ('pending', 'sending')) "                \
