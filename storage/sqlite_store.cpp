@@ -729,7 +729,7 @@ std::vector<OutboxMail> SqliteStore::claim_due_outbox(Timestamp now, int limit, 
 // select-and-mark one step against other processes.
 std::vector<OutboxMail> SqliteStore::claim_outbox(const char* select_due, Timestamp now, int limit, int lease_seconds) {
   const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
-  if (own_transaction) exec("BEGIN IMMEDIATE");
+  if (own_transaction) run_prepared("BEGIN IMMEDIATE");
   std::vector<OutboxMail> out;
   try {
     auto q = query(select_due);
@@ -742,7 +742,7 @@ std::vector<OutboxMail> SqliteStore::claim_outbox(const char* select_due, Timest
       m.state = OutboxState::Sending;
       m.attempts += 1;
     }
-    if (own_transaction) exec("COMMIT");
+    if (own_transaction) run_prepared("COMMIT");
   } catch (...) {
     if (own_transaction) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     throw;
