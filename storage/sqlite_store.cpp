@@ -2,8 +2,11 @@
 // every SQLite error becomes a StoreError (Busy for a locked database, so `deliver` exits 75).
 #include "storage/sqlite_store.h"
 
+#include "storage/wal_checkpointer.h"
+
 #include <sqlite3.h>
 
+#include <functional>
 #include <mutex>
 #include <sstream>
 
@@ -131,7 +134,11 @@ namespace {
 // initialised SQLite the call is refused (SQLITE_MISUSE) and the default stays: no harm.
 void configure_sqlite_once() {
   static std::once_flag once;
-  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0); });
+  std::call_once(once, [] {
+    sqlite3_config(SQLITE_CONFIG_PAGECACHE, nullptr, 0, 0);
+    // No allocation statistics: with them every sqlite3_malloc and free takes a global mutex.
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+  });
 }
 }  // namespace
 
@@ -169,6 +176,10 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     // Pages read back while a batch is applied (indexes of tickets, articles, the outbox) come from
     // SQLite's own cache instead of a pread() each: 8 MiB per connection, allocated as used.
     exec("PRAGMA cache_size=-8192");
+    // The log is copied back into the database on a thread of its own (wal_checkpointer.h),
+    // not inside the COMMIT that happens to cross the threshold.
+    checkpointer_ = WalCheckpointer::for_database(path);
+    checkpointer_->attach(db_);
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
@@ -208,7 +219,7 @@ SqliteStore::Query SqliteStore::query(const char* sql) {
   return Query(db_, it->second);
 }
 
-void SqliteStore::run_prepared(const std::string& sql) {
+sqlite3_stmt* SqliteStore::prepared_text(const std::string& sql) {
   auto it = prepared_by_text_.find(sql);
   if (it == prepared_by_text_.end()) {
     sqlite3_stmt* stmt = nullptr;
@@ -216,7 +227,13 @@ void SqliteStore::run_prepared(const std::string& sql) {
     if (rc != SQLITE_OK) throw error_of(db_, rc, "preparing " + sql + " on " + path_);
     it = prepared_by_text_.emplace(sql, stmt).first;
   }
-  sqlite3_stmt* stmt = it->second;
+  return it->second;
+}
+
+SqliteStore::Query SqliteStore::query_text(const std::string& sql) { return Query(db_, prepared_text(sql)); }
+
+void SqliteStore::run_prepared(const std::string& sql) {
+  sqlite3_stmt* stmt = prepared_text(sql);
   const int rc = sqlite3_step(stmt);
   if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
     sqlite3_reset(stmt);
@@ -230,6 +247,13 @@ void SqliteStore::run_prepared(const std::string& sql) {
 int SqliteStore::synchronous_level() {
   auto q = query("PRAGMA synchronous");
   return q.step() ? static_cast<int>(q.i64(0)) : -1;
+}
+
+std::int64_t SqliteStore::page_cache_bytes() {
+  int current = 0;
+  int highest = 0;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_USED, &current, &highest, 0);
+  return current;
 }
 
 int SqliteStore::schema_version() {
@@ -482,15 +506,44 @@ TicketId SqliteStore::add_ticket(const Ticket& t) {
   return sqlite3_last_insert_rowid(db_);
 }
 
+// Only the columns that changed are written: SQLite rewrites the entries of every index on a
+// column named in SET, changed or not, and fires the agent_load triggers whenever responsible or
+// status is named. A reply that changes the status alone then touches two indexes, not seven.
 void SqliteStore::update_ticket(const Ticket& t) {
-  query("UPDATE tickets SET type_id = ?, status = ?, stage = ?, priority = ?, contact_id = ?, responsible = ?, "
-        "department = ?, subject = ?, level = ?, first_response_due = ?, first_response_at = ?, "
-        "next_contact_due = ?, closed_at = ?, times_scheduled = ?, times_reopened = ? WHERE id = ?")
-      .bind(t.type_id).bind(status_name(t.status)).bind(t.stage).bind(t.priority).bind(t.contact_id)
-      .bind(t.responsible).bind(t.department).bind(t.subject).bind(t.level).bind(t.first_response_due)
-      .bind(t.first_response_at).bind(t.next_contact_due).bind(t.closed_at).bind(t.times_scheduled)
-      .bind(t.times_reopened).bind(t.id)
-      .run();
+  const std::optional<Ticket> old = ticket(t.id);
+  if (!old) return;  // as the UPDATE of a missing row: nothing
+  std::string sql = "UPDATE tickets SET ";
+  std::vector<std::function<void(Query&)>> binds;
+  auto column = [&](const char* name, bool changed, std::function<void(Query&)> bind) {
+    if (!changed) return;
+    if (!binds.empty()) sql += ", ";
+    sql += name;
+    sql += " = ?";
+    binds.push_back(std::move(bind));
+  };
+  column("type_id", t.type_id != old->type_id, [&](Query& q) { q.bind(t.type_id); });
+  column("status", t.status != old->status, [&](Query& q) { q.bind(status_name(t.status)); });
+  column("stage", t.stage != old->stage, [&](Query& q) { q.bind(t.stage); });
+  column("priority", t.priority != old->priority, [&](Query& q) { q.bind(t.priority); });
+  column("contact_id", t.contact_id != old->contact_id, [&](Query& q) { q.bind(t.contact_id); });
+  column("responsible", t.responsible != old->responsible, [&](Query& q) { q.bind(t.responsible); });
+  column("department", t.department != old->department, [&](Query& q) { q.bind(t.department); });
+  column("subject", t.subject != old->subject, [&](Query& q) { q.bind(t.subject); });
+  column("level", t.level != old->level, [&](Query& q) { q.bind(t.level); });
+  column("first_response_due", t.first_response_due != old->first_response_due,
+         [&](Query& q) { q.bind(t.first_response_due); });
+  column("first_response_at", t.first_response_at != old->first_response_at,
+         [&](Query& q) { q.bind(t.first_response_at); });
+  column("next_contact_due", t.next_contact_due != old->next_contact_due,
+         [&](Query& q) { q.bind(t.next_contact_due); });
+  column("closed_at", t.closed_at != old->closed_at, [&](Query& q) { q.bind(t.closed_at); });
+  column("times_scheduled", t.times_scheduled != old->times_scheduled, [&](Query& q) { q.bind(t.times_scheduled); });
+  column("times_reopened", t.times_reopened != old->times_reopened, [&](Query& q) { q.bind(t.times_reopened); });
+  if (binds.empty()) return;
+  sql += " WHERE id = ?";
+  Query q = query_text(sql);
+  for (const auto& bind : binds) bind(q);
+  q.bind(t.id).run();
 }
 
 std::optional<Ticket> SqliteStore::ticket(TicketId id) {

@@ -13,6 +13,8 @@ struct sqlite3_stmt;
 
 namespace atendd {
 
+class WalCheckpointer;
+
 class SqliteStore : public Store {
  public:
   // Opens (creating) the file, sets WAL, a busy timeout and foreign keys, applies migrations.
@@ -24,6 +26,8 @@ class SqliteStore : public Store {
   int schema_version();
   // PRAGMA synchronous of this connection: 2 = FULL (durable commits), 1 = NORMAL.
   int synchronous_level();
+  // Bytes held by this connection's page cache (SQLITE_DBSTATUS_CACHE_USED).
+  std::int64_t page_cache_bytes();
 
   void begin() override;
   void commit() override;
@@ -134,6 +138,9 @@ class SqliteStore : public Store {
 
  private:
   Query query(const char* sql);
+  // A statement built at run time (update_ticket's SET list), prepared once per text.
+  Query query_text(const std::string& sql);
+  sqlite3_stmt* prepared_text(const std::string& sql);
   std::vector<OutboxMail> claim_outbox(const char* select_due, Timestamp now, int limit, int lease_seconds);
   void exec(const char* sql);
   // Runs a statement without results (BEGIN, COMMIT, SAVEPOINT name…) prepared once per text:
@@ -141,6 +148,7 @@ class SqliteStore : public Store {
   void run_prepared(const std::string& sql);
   void migrate();
 
+  std::shared_ptr<WalCheckpointer> checkpointer_;  // outlives db_: closed in the destructor
   sqlite3* db_ = nullptr;
   std::string path_;
   std::map<const char*, sqlite3_stmt*> prepared_;  // keyed by the SQL literal's address

@@ -1,6 +1,8 @@
 // body_encoding.cpp — one-pass quoted-printable and base64 writers for outgoing mail bodies.
 #include "daemon/outbox/body_encoding.h"
 
+#include <array>
+
 namespace atendd {
 
 namespace {
@@ -10,37 +12,65 @@ constexpr size_t kMaxLine = 76;  // RFC 2045: encoded lines of at most 76 charac
 
 }  // namespace
 
+// What a byte needs in quoted-printable: kept as it is, kept unless it ends a line (space, tab),
+// a line break (CR, LF), or "=XX".
+enum ByteClass : unsigned char { kLiteral, kBlank, kBreak, kEncoded };
+
+constexpr std::array<ByteClass, 256> byte_classes() {
+  std::array<ByteClass, 256> table{};
+  for (int c = 0; c < 256; ++c)
+    table[c] = (c >= 33 && c <= 126 && c != '=') ? kLiteral : kEncoded;
+  table[' '] = table['\t'] = kBlank;
+  table['\r'] = table['\n'] = kBreak;
+  return table;
+}
+
 void encode_quoted_printable(std::string_view text, std::string& out) {
   // Written through a pointer into room for the worst case (every byte "=XX", plus a soft break
-  // per 25 triplets), then trimmed: no per-character capacity checks.
+  // per 25 triplets), then trimmed: no per-character capacity checks. Most bytes take the short
+  // paths (a literal or "=XX" that fits the line); only a piece that would reach column 76 asks
+  // whether its line ends there (the last piece may take the 76th column, any other must leave
+  // room for the "=" of a soft break).
+  static constexpr std::array<ByteClass, 256> kClass = byte_classes();
   const size_t start = out.size();
   const size_t size = text.size();
   out.resize(start + size * 4 + 8);
   char* w = out.data() + start;
   size_t line = 0;  // characters on the current output line
   const auto* in = reinterpret_cast<const unsigned char*>(text.data());
+  auto at_line_end = [&](size_t i) { return i + 1 == size || in[i + 1] == '\r' || in[i + 1] == '\n'; };
   for (size_t i = 0; i < size; ++i) {
     const unsigned char c = in[i];
-    if (c == '\r' || c == '\n') {
+    ByteClass cls = kClass[c];
+    if (cls == kLiteral && line < kMaxLine - 1) {
+      *w++ = static_cast<char>(c);
+      ++line;
+      continue;
+    }
+    if (cls == kBreak) {
       *w++ = '\r';
       *w++ = '\n';
       line = 0;
       if (c == '\r' && i + 1 < size && in[i + 1] == '\n') ++i;
       continue;
     }
-    const bool at_line_end = i + 1 == size || in[i + 1] == '\r' || in[i + 1] == '\n';
-    const bool blank = c == ' ' || c == '\t';
-    const bool literal = (c >= 33 && c <= 126 && c != '=') || (blank && !at_line_end);
-    const size_t n = literal ? 1 : 3;
-    // The last piece of a line may take the 76th column (no soft break follows it); any other
-    // must leave room for the "=" of a soft break.
-    if (line + n > (at_line_end ? kMaxLine : kMaxLine - 1)) {
+    if (cls == kEncoded && line + 3 <= kMaxLine - 1) {
+      *w++ = '=';
+      *w++ = kHex[c >> 4];
+      *w++ = kHex[c & 15];
+      line += 3;
+      continue;
+    }
+    const bool ends_line = at_line_end(i);
+    if (cls == kBlank) cls = ends_line ? kEncoded : kLiteral;
+    const size_t n = cls == kLiteral ? 1 : 3;
+    if (line + n > (ends_line ? kMaxLine : kMaxLine - 1)) {
       *w++ = '=';
       *w++ = '\r';
       *w++ = '\n';
       line = 0;
     }
-    if (literal) {
+    if (cls == kLiteral) {
       *w++ = static_cast<char>(c);
     } else {
       *w++ = '=';

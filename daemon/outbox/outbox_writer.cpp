@@ -115,7 +115,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
   };
 
   for (const auto& mail : update.mails) {
-    mustache::data mail_context = context;
+    mustache::data mail_context;  // this mail's names; the rest are looked up in `context`
     mustache::data message_data;
     message_data.set("text", mail.text.empty() ? (parsed.new_text.empty() ? parsed.text : parsed.new_text) : mail.text);
     message_data.set("from", sender);
@@ -133,7 +133,7 @@ std::vector<std::int64_t> OutboxWriter::queue(const TicketUpdate& update, const 
       agent_data.set("address", agent ? agent->email : "");
       mail_context.set("agent", agent_data);
     }
-    const RenderedMail rendered = renderer_.render(mail.template_name, ticket.type_id, mail_context);
+    const RenderedMail rendered = renderer_.render(mail.template_name, ticket.type_id, mail_context, &context);
 
     MailParts parts;
     parts.from = {server.address, mail.from_name.empty() ? server.name : mail.from_name};

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <deque>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -54,10 +55,6 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 bool is_known_name(const std::string& name) {
   return std::find(std::begin(kTemplateNames), std::end(kTemplateNames), name) !=
          std::end(kTemplateNames);
-}
-
-bool is_blank(const std::string& s) {
-  return s.find_first_not_of(" \t\r\n") == std::string::npos;
 }
 
 std::string trim(const std::string& s) {
@@ -115,10 +112,18 @@ CompiledTemplate compile(const std::string& file, const char* part, const std::s
 
 // kainjow's own context splits every dotted name ("ticket.protocol") through a stringstream on
 // each look-up, a third of a render; this one walks the name in place. Same search order: the
-// innermost section's data first, then outwards; "." is the innermost data itself.
+// innermost section's data first, then outwards, then the mail's own data, then the data common
+// to the mails of one update; "." is the innermost data itself.
+// A string found empty or blank reads as `false`: it still renders as nothing, and sections treat
+// it as absent (kainjow treats "" as true). Trailing line breaks and spaces are cut from the
+// others, so a text ending in "\n" does not add an empty line to the template's layout. Done on
+// look-up, the contexts are never copied.
 class DottedNameContext : public kainjow::mustache::basic_context<std::string> {
  public:
-  explicit DottedNameContext(const data* root) { items_.push_back(root); }
+  DottedNameContext(const data* root, const data* common) {
+    items_.push_back(root);
+    if (common != nullptr) items_.push_back(common);
+  }
   void push(const data* item) override { items_.insert(items_.begin(), item); }
   void pop() override { items_.erase(items_.begin()); }
   const data* get(const std::string& name) const override {
@@ -134,19 +139,31 @@ class DottedNameContext : public kainjow::mustache::basic_context<std::string> {
         if (end == std::string::npos) break;
         start = end + 1;
       }
-      if (var != nullptr) return var;
+      if (var != nullptr) return normalized(var);
     }
     return nullptr;
   }
   const data* get_partial(const std::string& name) const override {
     for (const data* item : items_)
-      if (const data* var = item->get(name)) return var;
+      if (const data* var = item->get(name)) return normalized(var);
     return nullptr;
   }
 
  private:
+  const data* normalized(const data* var) const {
+    if (!var->is_string()) return var;
+    static const data kAbsent{false};
+    const std::string& value = var->string_value();
+    const auto end = value.find_last_not_of(" \t\r\n");
+    if (end == std::string::npos) return &kAbsent;
+    if (end + 1 == value.size()) return var;
+    trimmed_.emplace_back(value.substr(0, end + 1));
+    return &trimmed_.back();
+  }
+
   std::vector<const data*> items_;
   mutable std::string key_;  // one part of a dotted name
+  mutable std::deque<data> trimmed_;  // values cut on look-up; a deque keeps their addresses
 };
 
 // Where kainjow writes the rendered text: straight into a string (its default is an ostringstream).
@@ -167,9 +184,10 @@ mustache& working_copy(const CompiledTemplate& compiled) {
   return copies.emplace(compiled.serial, compiled.tmpl).first->second;
 }
 
-std::string render_part(const CompiledTemplate& compiled, const data& context, const std::string& file) {
+std::string render_part(const CompiledTemplate& compiled, const data& context, const data* common,
+                        const std::string& file) {
   mustache& tmpl = working_copy(compiled);
-  DottedNameContext names(&context);
+  DottedNameContext names(&context, common);
   StringSink sink;
   tmpl.render(names, sink);
   std::string& out = sink.out;
@@ -197,48 +215,6 @@ std::string single_line(const std::string& subject) {
   }
   while (!out.empty() && out.back() == ' ') out.pop_back();
   return out;
-}
-
-// A copy of the context where each known variable holding an empty or blank string is `false`:
-// it still renders as nothing, and sections now treat it as absent (kainjow treats "" as true).
-// Trailing line breaks and spaces are cut from the others, so a text ending in "\n" does not
-// add an empty line to the template's layout.
-// kVariables split at their dots, once (a stringstream per variable and render cost about a third
-// of the rendering).
-const std::vector<std::vector<std::string>>& variable_paths() {
-  static const std::vector<std::vector<std::string>> paths = [] {
-    std::vector<std::vector<std::string>> all;
-    for (const char* variable : kVariables) {
-      std::vector<std::string> path;
-      std::stringstream parts{variable};
-      for (std::string part; std::getline(parts, part, '.');) path.push_back(part);
-      all.push_back(std::move(path));
-    }
-    return all;
-  }();
-  return paths;
-}
-
-data without_blank_strings(const data& context) {
-  data copy = context;
-  if (!copy.is_object()) return copy;
-  for (const auto& path : variable_paths()) {
-    data* node = &copy;
-    for (std::size_t i = 0; node != nullptr && i + 1 < path.size(); ++i) {
-      const data* child = node->get(path[i]);
-      node = (child != nullptr && child->is_object()) ? &(*node)[path[i]] : nullptr;
-    }
-    if (node == nullptr) continue;
-    const data* leaf = node->get(path.back());
-    if (leaf == nullptr || !leaf->is_string()) continue;
-    const std::string& value = leaf->string_value();
-    if (is_blank(value)) {
-      node->set(path.back(), data{false});
-    } else if (const auto end = value.find_last_not_of(" \t\r\n"); end + 1 < value.size()) {
-      node->set(path.back(), data{value.substr(0, end + 1)});
-    }
-  }
-  return copy;
 }
 
 std::string read_file(const fs::path& file) {
@@ -299,20 +275,24 @@ void Renderer::add_type_overrides(const std::string& type_id, const std::string&
 
 RenderedMail Renderer::render(const std::string& name, const std::string& type_id,
                               const kainjow::mustache::data& context) const {
+  return render(name, type_id, context, nullptr);
+}
+
+RenderedMail Renderer::render(const std::string& name, const std::string& type_id,
+                              const kainjow::mustache::data& mail, const kainjow::mustache::data* common) const {
   const TemplateSet* set = &general_;
   if (const auto typed = by_type_.find(type_id); typed != by_type_.end()) set = &typed->second;
 
   const auto text = set->text.find(name);
   if (text == set->text.end()) throw TemplateError("unknown template \"" + name + "\"");
 
-  const data normalized = without_blank_strings(context);
-  RenderedMail mail;
-  mail.subject = single_line(render_part(text->second.subject, normalized, text->second.file));
-  mail.text = render_part(text->second.body, normalized, text->second.file);
+  RenderedMail rendered;
+  rendered.subject = single_line(render_part(text->second.subject, mail, common, text->second.file));
+  rendered.text = render_part(text->second.body, mail, common, text->second.file);
   if (const auto html = set->html.find(name); html != set->html.end()) {
-    mail.html = render_part(html->second.body, normalized, html->second.file);
+    rendered.html = render_part(html->second.body, mail, common, html->second.file);
   }
-  return mail;
+  return rendered;
 }
 
 std::vector<std::string> Renderer::names() {

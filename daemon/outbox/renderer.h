@@ -54,6 +54,10 @@ class Renderer {
   // Throws TemplateError for an unknown name. Safe to call from several threads at once.
   RenderedMail render(const std::string& name, const std::string& type_id,
                       const kainjow::mustache::data& context) const;
+  // The same with the names of `mail` looked up first, then those of `common` (the data shared by
+  // the mails of one ticket update), so the shared part is never copied.
+  RenderedMail render(const std::string& name, const std::string& type_id, const kainjow::mustache::data& mail,
+                      const kainjow::mustache::data* common) const;
 
   const std::string& locale() const { return locale_; }
 

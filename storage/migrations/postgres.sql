@@ -298,3 +298,8 @@ DROP INDEX IF EXISTS outbox_message_id;
 -- SQLite's blobs table (small blobs inside the database). PostgreSQL has kept every blob in its
 -- blobs table since migration 10: nothing to change, the number is kept in step.
 SELECT 1;
+
+-- migration 13
+-- tickets_reply_token repeated the index that UNIQUE on tickets.reply_token already gives: a second
+-- random-key B-tree written for every new ticket (bench_pipeline, issue 8), read by nothing else.
+DROP INDEX IF EXISTS tickets_reply_token;

@@ -284,3 +284,8 @@ CREATE TABLE blobs (
   size INTEGER NOT NULL,
   created_at INTEGER NOT NULL
 );
+
+-- migration 13
+-- tickets_reply_token repeated the index that UNIQUE on tickets.reply_token already gives: a second
+-- random-key B-tree written for every new ticket (bench_pipeline, issue 8), read by nothing else.
+DROP INDEX IF EXISTS tickets_reply_token;

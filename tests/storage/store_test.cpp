@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include <catch2/catch.hpp>
 
@@ -16,6 +17,7 @@
 #include "storage/blob_store.h"
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
+#include "storage/wal_checkpointer.h"
 #include "support/postgres.h"
 #include "support/processes.h"
 
@@ -192,16 +194,85 @@ TEST_CASE("a SQLite store gives its page cache back when released and still answ
   for (int i = 0; i < 30; ++i) sample_ticket(store, "2026" + std::to_string(100000 + i));
   store.commit();
   for (int i = 0; i < 30; ++i) REQUIRE(store.ticket_by_protocol("2026" + std::to_string(100000 + i)));
-  const sqlite3_int64 cached = sqlite3_memory_used();
+  const std::int64_t cached = store.page_cache_bytes();
   store.release_idle_memory();
-  const sqlite3_int64 released = sqlite3_memory_used();
-  INFO("SQLite heap before " << cached << " after " << released);
+  const std::int64_t released = store.page_cache_bytes();
+  INFO("page cache before " << cached << " after " << released);
   // The schema and 30 tickets were read through the cache: dozens of 4 KiB pages (about 70 on
   // SQLite 3.40). Without the release nothing goes back.
   CHECK(cached - released >= 20 * 4096);
   auto again = store.ticket_by_protocol("2026100023");
   REQUIRE(again);
   CHECK(again->reply_token == "token-2026100023");
+}
+
+// Every column update_ticket may write, as one tuple: two tickets are equal when their tuples are.
+auto ticket_fields(const Ticket& t) {
+  return std::make_tuple(t.type_id, std::string(status_name(t.status)), t.stage, t.priority, t.contact_id, t.responsible,
+                         t.department, t.subject, t.level, t.first_response_due, t.first_response_at,
+                         t.next_contact_due, t.closed_at, t.times_scheduled, t.times_reopened);
+}
+
+TEST_CASE("updating a ticket writes each changed field alone and keeps the others", "[store]") {
+  EACH_BACKEND();
+  auto store = backend.open();
+  Ticket t = sample_ticket(*store, "20261124000009");
+  const std::int64_t other_contact = store->find_or_add_contact("bia@example.com", "Bia").id;
+  const std::vector<std::function<void(Ticket&)>> changes = {
+      [](Ticket& x) { x.type_id = "financeiro"; },
+      [](Ticket& x) { x.status = TicketStatus::InProgress; },
+      [](Ticket& x) { x.stage = "triagem"; },
+      [](Ticket& x) { x.priority = 1; },
+      [&](Ticket& x) { x.contact_id = other_contact; },
+      [](Ticket& x) { x.responsible = "maria"; },
+      [](Ticket& x) { x.department = "vendas"; },
+      [](Ticket& x) { x.subject = "Nota fiscal"; },
+      [](Ticket& x) { x.level = 2; },
+      [](Ticket& x) { x.first_response_due = 5000; },
+      [](Ticket& x) { x.first_response_at = 4000; },
+      [](Ticket& x) { x.next_contact_due = 9000; },
+      [](Ticket& x) { x.closed_at = 9500; },
+      [](Ticket& x) { x.times_scheduled = 3; },
+      [](Ticket& x) { x.times_reopened = 1; },
+      [](Ticket& x) { x.first_response_due = std::nullopt; },
+      [](Ticket& x) { x.responsible = ""; },
+      [](Ticket& x) { x.status = TicketStatus::Closed; },
+  };
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    INFO("change " << i);
+    changes[i](t);
+    store->update_ticket(t);
+    CHECK(ticket_fields(*store->ticket(t.id)) == ticket_fields(t));
+    store->update_ticket(t);  // nothing changed: nothing to write, and no error
+    CHECK(ticket_fields(*store->ticket(t.id)) == ticket_fields(t));
+  }
+  CHECK(store->open_tickets_of("maria") == 0);
+  CHECK(store->open_tickets_of("") == 0);
+}
+
+TEST_CASE("a SQLite store copies a grown log back into the database on a thread of its own", "[store]") {
+  TempDir dir;
+  const std::string path = dir.path() + "/a.db";
+  SqliteStore store(path, 5000);
+  const auto checkpointer = WalCheckpointer::for_database(path);
+  CHECK(checkpointer->completed() == 0);
+  // About 3,000 pages in one commit: past the log size that wakes the checkpointer.
+  const std::string long_subject(3000, 'x');
+  store.begin();
+  for (int i = 0; i < 3000; ++i) {
+    Ticket t = sample_ticket(store, "2027" + std::to_string(100000 + i));
+    t.subject = long_subject;
+    store.update_ticket(t);
+  }
+  store.commit();
+  for (int waited = 0; checkpointer->completed() == 0 && waited < 200; ++waited)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(checkpointer->completed() >= 1);
+  // The pages are in the database file now, while the store is still open (closing the last
+  // connection would have copied them anyway).
+  CHECK(std::filesystem::file_size(path) > 3000u * 3000u);
+  REQUIRE(store.ticket_by_protocol("2027100042"));
+  CHECK(store.ticket_by_protocol("2027100042")->subject == long_subject);
 }
 
 TEST_CASE("a rolled back transaction leaves no ticket behind", "[store]") {
