@@ -37,42 +37,61 @@ bool is_releasable(const SmapsEntry& e, const std::vector<AddressRange>& loaded_
 }
 
 // The shared libraries loaded now, each held by a dlopen(RTLD_NOLOAD) reference until this
-// object goes, and the address ranges of their loadable segments and the binary's.
+// object goes, and the address ranges of their loadable segments and the binary's. Nothing may
+// throw inside dl_iterate_phdr's callbacks (the loader's lock is held there): both only fill
+// vectors reserved beforehand and stop at their capacity.
 class HeldObjects {
  public:
   HeldObjects() {
-    std::vector<std::string> names;
+    std::size_t count = 0;
     dl_iterate_phdr(
-        [](dl_phdr_info* info, std::size_t, void* out) {
-          if (info->dlpi_name && info->dlpi_name[0] == '/')
-            static_cast<std::vector<std::string>*>(out)->emplace_back(info->dlpi_name);
+        [](dl_phdr_info*, std::size_t, void* n) {
+          ++*static_cast<std::size_t*>(n);
+          return 0;
+        },
+        &count);
+    std::vector<std::string> names;
+    names.reserve(count + 16);  // a few more may be loaded meanwhile; any beyond are not held
+    dl_iterate_phdr(
+        [](dl_phdr_info* info, std::size_t, void* data) {
+          auto* out = static_cast<std::vector<std::string>*>(data);
+          if (info->dlpi_name && info->dlpi_name[0] == '/' && out->size() < out->capacity()) {
+            try {
+              out->emplace_back(info->dlpi_name);
+            } catch (...) {
+              return 1;
+            }
+          }
           return 0;
         },
         &names);
-    for (const auto& name : names)
-      if (void* handle = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) handles_.push_back(handle);
+    handles_.reserve(names.size());
+    held_names_.reserve(names.size());
+    for (auto& name : names)
+      if (void* handle = ::dlopen(name.c_str(), RTLD_LAZY | RTLD_NOLOAD)) {
+        handles_.push_back(handle);
+        held_names_.push_back(std::move(name));
+      }
     // Now that they are held, their segments: the binary's (the empty name), and the held ones'.
-    struct Walk {
-      std::vector<AddressRange>* ranges;
-      const std::vector<std::string>* held;
-    } walk{&ranges_, &names};
+    ranges_.reserve(8 * (held_names_.size() + 1));  // x86-64 objects have 4 loadable segments
     dl_iterate_phdr(
         [](dl_phdr_info* info, std::size_t, void* data) {
-          auto* w = static_cast<Walk*>(data);
+          auto* self = static_cast<HeldObjects*>(data);
           const bool binary = !info->dlpi_name || info->dlpi_name[0] == '\0';
           bool held = false;
-          for (const auto& n : *w->held) held = held || n == info->dlpi_name;
+          for (const auto& n : self->held_names_) held = held || n == info->dlpi_name;
           if (!binary && !held) return 0;
           const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
           for (int i = 0; i < info->dlpi_phnum; ++i) {
             const auto& ph = info->dlpi_phdr[i];
             if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
+            if (self->ranges_.size() == self->ranges_.capacity()) return 1;  // the rest stay as they are
             const std::uintptr_t start = info->dlpi_addr + ph.p_vaddr;
-            w->ranges->push_back(AddressRange{start & ~(page - 1), (start + ph.p_memsz + page - 1) & ~(page - 1)});
+            self->ranges_.push_back(AddressRange{start & ~(page - 1), (start + ph.p_memsz + page - 1) & ~(page - 1)});
           }
           return 0;
         },
-        &walk);
+        this);
   }
   ~HeldObjects() {
     for (void* handle : handles_) ::dlclose(handle);
@@ -83,6 +102,7 @@ class HeldObjects {
 
  private:
   std::vector<void*> handles_;
+  std::vector<std::string> held_names_;
   std::vector<AddressRange> ranges_;
 };
 
