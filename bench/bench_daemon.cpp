@@ -1,8 +1,11 @@
 // bench_daemon — the `atendd` daemon as it runs in production, measured from outside: a private
 // Dovecot with 5 mailboxes (IDLE), an SMTP sink (fast_smtp_sink.h) and the daemon binary.
-// (1) Idle footprint: nothing to do for a minute; RSS and CPU time from /proc/PID.
+// (1) Idle footprint: nothing to do for a minute; RSS and CPU time from /proc/PID. RSS is printed
+//     along the minute (the daemon trims its heap and gives back its libraries' pages at set
+//     times into a quiet spell), with the page faults of the minute.
 // (2) Latency: messages APPENDed over IMAP to one mailbox at a steady rate; each measured from the
-//     APPEND to the moment the sink has the opening e-mail to that customer; p50, p99, max.
+//     APPEND to the moment the sink has the opening e-mail to that customer; p50, p99, max, and
+//     the first message's alone (it meets whatever the idle minute left: pages to fault back in).
 //     With --smaps-top N, the idle RSS is also broken down by mapping (/proc/PID/smaps): the N
 //     largest, each split into code, read-only (relocated data, symbol tables) and written pages.
 // The daemon gets the Environment= lines of systemd/atendd.service, as in production, unless
@@ -67,6 +70,29 @@ double proc_cpu_seconds(pid_t pid) {
     }
   }
   return double(utime + stime) / double(sysconf(_SC_CLK_TCK));
+}
+
+// Page faults of the whole process so far: minor (a page mapped from the page cache) and major
+// (read from disk), fields 10 and 12 of /proc/PID/stat.
+struct Faults {
+  long long minor = 0, major = 0;
+};
+Faults proc_faults(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto close = all.rfind(')');
+  Faults out;
+  if (close == std::string::npos) return out;
+  std::istringstream fields(all.substr(close + 2));
+  std::string f;
+  for (int i = 3; fields >> f; ++i) {
+    if (i == 10) out.minor = std::atoll(f.c_str());
+    if (i == 12) {
+      out.major = std::atoll(f.c_str());
+      break;
+    }
+  }
+  return out;
 }
 
 // NAME=VALUE of every Environment= line of the systemd unit (one assignment a line, no quotes);
@@ -332,14 +358,30 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   }
+  const auto t_last_work = Steady::now();  // the last opening mail arrived about now
   std::this_thread::sleep_for(std::chrono::seconds(tiny ? 1 : 3));  // settle: every poller back in IDLE
 
-  // (1) idle footprint
+  // (1) idle footprint. The daemon trims its heap 5 s into a quiet spell and gives back its
+  // libraries' pages 30 s into it (daemon/service.cpp), counted from its last work: the opening
+  // mails answered just above, a settle period before this starts. So RSS is printed along the
+  // minute, not only at its end.
   const double cpu0 = proc_cpu_seconds(pid);
+  const Faults faults0 = proc_faults(pid);
   const auto t_idle = Steady::now();
+  const double quiet_before = seconds_since(t_last_work);
   long rss_max = 0;
-  while (seconds_since(t_idle) < idle_seconds) {
-    rss_max = std::max(rss_max, proc_status_kb(pid, "VmRSS"));
+  std::printf("idle RSS along the minute (s since the idle phase began / since the daemon's last work):\n");
+  double next_mark = 0;
+  for (;;) {
+    const double at = seconds_since(t_idle);
+    const long rss_now = proc_status_kb(pid, "VmRSS");
+    rss_max = std::max(rss_max, rss_now);
+    if (at >= next_mark || at >= idle_seconds) {
+      std::printf("  %5.1f s / %5.1f s: RSS %.1f MiB (anonymous %.1f, file-backed %.1f)\n", at, at + quiet_before,
+                  rss_now / 1024.0, proc_status_kb(pid, "RssAnon") / 1024.0, proc_status_kb(pid, "RssFile") / 1024.0);
+      next_mark += next_mark < 10 ? 2.5 : 5;
+    }
+    if (at >= idle_seconds) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   const double idle_s = seconds_since(t_idle);
@@ -353,7 +395,9 @@ int main(int argc, char** argv) {
               rss / 1024.0, anon / 1024.0, file / 1024.0, rss_max / 1024.0, hwm / 1024.0);
   std::printf("  PSS %.1f MiB (shared library pages divided among the processes mapping them)\n",
               proc_kb(pid, "smaps_rollup", "Pss") / 1024.0);
-  std::printf("  CPU %.3f s in %.0f s = %.3f %% of one core\n\n", idle_cpu, idle_s, 100.0 * idle_cpu / idle_s);
+  const Faults faults1 = proc_faults(pid);
+  std::printf("  CPU %.3f s in %.0f s = %.3f %% of one core; page faults %lld minor, %lld major\n\n", idle_cpu, idle_s,
+              100.0 * idle_cpu / idle_s, faults1.minor - faults0.minor, faults1.major - faults0.major);
   if (smaps_top > 0) print_smaps_breakdown(pid, smaps_top);
   summary("daemon", "idle RSS, 5 mailboxes in IDLE", static_cast<double>(rss), "KiB", 0, hwm / 1024.0,
           "target: at most 15 MiB", 15 * 1024);
@@ -397,6 +441,7 @@ int main(int argc, char** argv) {
     if (missing == 0 || Steady::now() > give_up) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  const Faults faults2 = proc_faults(pid);
   const double p50 = percentile(latency_ms, 0.50), p99 = percentile(latency_ms, 0.99),
                worst = latency_ms.empty() ? 0 : *std::max_element(latency_ms.begin(), latency_ms.end());
   std::printf("latency: %d messages APPENDed to %s at %.0f/s (took %.1f s; APPEND itself p50 %.1f ms), from the\n"
@@ -404,6 +449,15 @@ int main(int argc, char** argv) {
               messages, users.front().c_str(), rate, send_s, percentile(append_ms, 0.5));
   std::printf("  p50 %.0f ms   p99 %.0f ms   max %.0f ms   (%zu measured, %d never arrived within 30 s)\n", p50, p99,
               worst, latency_ms.size(), missing);
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    auto first = arrived.find(customer(0));
+    if (first != arrived.end())
+      std::printf("  the first message (after the idle minute): %.0f ms\n",
+                  1e3 * std::chrono::duration<double>(first->second - appended[0]).count());
+  }
+  std::printf("  page faults while sending: %lld minor, %lld major\n", faults2.minor - faults1.minor,
+              faults2.major - faults1.major);
   std::printf("  RSS after: %.1f MiB, VmHWM %.1f MiB\n", proc_status_kb(pid, "VmRSS") / 1024.0,
               proc_status_kb(pid, "VmHWM") / 1024.0);
   summary("daemon", "latency p50, APPEND -> opening mail", p50, "ms", 0, 0, "-", 0);

@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include "daemon/idle_pages.h"
 #include "daemon/outbox/channel_sender.h"
 #include "daemon/outbox/outbox_sender.h"
 #include "daemon/outbox/outbox_writer.h"
@@ -36,6 +37,19 @@ constexpr Timestamp kSchedulerSeconds = 60;
 // itself; the pages freed in the middle (start-up work, the last batch's messages, the page
 // caches the pollers released) stay resident until malloc_trim.
 constexpr auto kQuietBeforeTrim = std::chrono::seconds(5);
+// Quiet this long, with no mailbox batch in hand, the process also gives back the pages of the
+// binary and the shared libraries that start-up or the last work touched (idle_pages.h): about
+// 18 MiB of code and read-only data resident after start, of which the idle loop uses a few.
+// Once per quiet spell; the next work faults back what it needs from the page cache.
+constexpr auto kQuietBeforePageRelease = std::chrono::seconds(30);
+
+// Test-only override (ATENDD_TEST_QUIET_SECONDS), like ATENDD_FAILPOINT: never set in production.
+std::chrono::steady_clock::duration quiet_before_page_release() {
+  const char* v = std::getenv("ATENDD_TEST_QUIET_SECONDS");
+  const int n = v ? std::atoi(v) : 0;
+  if (n >= 1) return std::chrono::seconds(n);
+  return kQuietBeforePageRelease;
+}
 }  // namespace
 
 // --- mailbox leases: with a shared database (PostgreSQL) several instances run with
@@ -262,9 +276,12 @@ void Service::outbox_loop() {
     // --- messaging channels: replies to channel contacts go out through the channel's API.
     ChannelSender channel_sender(runtime.store(), config_, runtime.clock(), log_);
     // --- idle memory: the time of the last work seen by this loop, and whether the quiet spell
-    // since then has been trimmed.
+    // since then has been trimmed and its pages given back.
     auto last_busy = std::chrono::steady_clock::now();
     bool trimmed = false;
+    bool pages_released = false;
+    bool page_release_refused = false;  // the kernel (or a seccomp filter) refused it: not again
+    const auto quiet_before_release = quiet_before_page_release();
     for (;;) {
       bool busy = false;
       try {
@@ -297,15 +314,32 @@ void Service::outbox_loop() {
       if (busy) {
         last_busy = now;
         trimmed = false;
-      } else if (!trimmed && now - last_busy >= kQuietBeforeTrim) {
-        ::malloc_trim(0);
-        trimmed = true;
+        pages_released = false;
+      } else {
+        if (!trimmed && now - last_busy >= kQuietBeforeTrim) {
+          ::malloc_trim(0);
+          trimmed = true;
+        }
+        if (!pages_released && !page_release_refused && now - last_busy >= quiet_before_release &&
+            batches_in_hand_.load() == 0) {
+          const PageRelease release = release_idle_pages();
+          pages_released = true;
+          if (release.mappings == 0 && release.refused > 0) {
+            page_release_refused = true;
+            log_.information("idle memory: the kernel refused madvise (errno " + std::to_string(release.first_error) +
+                             "); the libraries' start-up pages stay resident");
+          } else {
+            log_.debug("idle memory: gave back " + std::to_string(release.resident_kb) + " KiB of " +
+                       std::to_string(release.mappings) + " file mappings");
+          }
+        }
       }
       std::unique_lock<std::mutex> lock(mutex_);
       if (wake_.wait_for(lock, kOutboxPoll, [this] { return stopping_ || outbox_due_; }) && stopping_) break;
       if (outbox_due_) {  // a mailbox committed a batch: that was work too
         last_busy = std::chrono::steady_clock::now();
         trimmed = false;
+        pages_released = false;
       }
       outbox_due_ = false;
     }
@@ -322,6 +356,12 @@ void Service::mailbox_loop(const MailboxConfig& mailbox) {
                              runtime.clock(), log_);
     ImapPoller poller(mailbox, runtime.store(),
                       ImapPoller::BatchHandler([this, &pipeline](const std::vector<RawMessage>& batch) {
+                        // --- idle memory: no page release while a batch is in hand.
+                        struct InHand {
+                          std::atomic<int>& count;
+                          explicit InHand(std::atomic<int>& c) : count(c) { ++count; }
+                          ~InHand() { --count; }
+                        } in_hand(batches_in_hand_);
                         std::vector<Outcome> outcomes = pipeline.process_batch(batch);
                         // Committed: the opening mails go out now, not at the outbox's next look.
                         {

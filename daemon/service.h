@@ -57,6 +57,8 @@ class Service {
   std::condition_variable wake_;
   bool stopping_ = false;
   bool outbox_due_ = false;  // a mailbox committed messages: their mails wait in the outbox
+  // --- idle memory: mailbox batches being processed now (no page release meanwhile).
+  std::atomic<int> batches_in_hand_{0};
 };
 
 }  // namespace atendd
