@@ -131,6 +131,17 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+std::string minimal_daemon_config(const std::string& dir, const std::string& server_lines) {
+  return "[server]\n" + server_lines +
+         "address = suporte@atendd.test\n"
+         "admin_listen = 127.0.0.1:" + std::to_string(free_port()) + "\n"
+         "state_dir = " + dir + "/state\n"
+         "[smtp]\n"
+         "port = " + std::to_string(free_port()) + "\n"
+         "[type.geral]\n"
+         "name = Geral\n";
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream out;

@@ -35,6 +35,11 @@ class TempDir {
 // A port on 127.0.0.1 nobody listens on right now.
 int free_port();
 
+// The smallest configuration a daemon starts on: state under DIR, admin endpoint and SMTP on free
+// ports, one attendance type "geral" (its section last, so lines appended land in it);
+// `server_lines` go into [server].
+std::string minimal_daemon_config(const std::string& dir, const std::string& server_lines = "");
+
 // A mail the SMTP sink received.
 struct ReceivedMail {
   std::string raw;                  // the bytes as sent (CRLF)

@@ -76,18 +76,6 @@ std::string library_answers() {
   return out;
 }
 
-std::string minimal_config(const std::string& dir) {
-  return "[server]\n"
-         "log_level = debug\n"
-         "address = suporte@atendd.test\n"
-         "admin_listen = 127.0.0.1:" + std::to_string(free_port()) + "\n"
-         "state_dir = " + dir + "/state\n"
-         "[smtp]\n"
-         "port = " + std::to_string(free_port()) + "\n"
-         "[type.geral]\n"
-         "name = Geral\n";
-}
-
 }  // namespace
 
 TEST_CASE("only private read-only file mappings of loaded objects with no written page are given back",
@@ -172,7 +160,7 @@ TEST_CASE("the daemon quiet for a while gives its library pages back and still r
           "[system][idle]") {
   TempDir dir;
   const std::string config = dir.path() + "/atendd.ini";
-  write_file(config, minimal_config(dir.path()));
+  write_file(config, minimal_daemon_config(dir.path(), "log_level = debug\n"));
   // Quiet spell shortened from 30 s to 8 s (test-only override): long enough for this test to read
   // the RSS of the started daemon first on a loaded machine.
   LoggedDaemon daemon({"--config", config}, dir.path() + "/atendd.log", {"ATENDD_TEST_QUIET_SECONDS=8"});

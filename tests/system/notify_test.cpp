@@ -82,23 +82,12 @@ class NotifyListener {
   std::vector<std::string> messages_;
 };
 
-std::string minimal_config(const std::string& dir) {
-  return "[server]\n"
-         "address = suporte@atendd.test\n"
-         "admin_listen = 127.0.0.1:" + std::to_string(free_port()) + "\n"
-         "state_dir = " + dir + "/state\n"
-         "[smtp]\n"
-         "port = " + std::to_string(free_port()) + "\n"
-         "[type.geral]\n"
-         "name = Geral\n";
-}
-
 }  // namespace
 
 TEST_CASE("the daemon tells a stand-in for systemd READY RELOADING STOPPING and WATCHDOG", "[system][notify]") {
   TempDir dir;
   const std::string config = dir.path() + "/atendd.ini";
-  write_file(config, minimal_config(dir.path()));
+  write_file(config, minimal_daemon_config(dir.path()));
   NotifyListener systemd(dir.path() + "/notify.sock");
   LoggedDaemon daemon({"--config", config}, dir.path() + "/atendd.log",
                       {"NOTIFY_SOCKET=" + dir.path() + "/notify.sock", "WATCHDOG_USEC=400000"});
@@ -133,14 +122,14 @@ TEST_CASE("under journald the log lines carry syslog priorities and no time", "[
   TempDir dir;
   const std::string config = dir.path() + "/atendd.ini";
   const std::string log = dir.path() + "/atendd.log";
-  write_file(config, minimal_config(dir.path()));
+  write_file(config, minimal_daemon_config(dir.path()));
   write_file(log, "");
   struct stat st {};
   REQUIRE(::stat(log.c_str(), &st) == 0);
   const std::string stream = std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino);
   LoggedDaemon daemon({"--config", config}, log, {"JOURNAL_STREAM=" + stream});
   REQUIRE(daemon.wait_log("running on", 30));
-  write_file(config, minimal_config(dir.path()) + "colour = blue\n");
+  write_file(config, minimal_daemon_config(dir.path()) + "colour = blue\n");
   daemon.signal(SIGHUP);
   REQUIRE(daemon.wait_log("still running on the previous configuration", 30));
   daemon.signal(SIGTERM);
@@ -167,7 +156,7 @@ TEST_CASE("under journald the log lines carry syslog priorities and no time", "[
 TEST_CASE("outside journald the log lines carry the UTC time and the level", "[system][logging]") {
   TempDir dir;
   const std::string config = dir.path() + "/atendd.ini";
-  write_file(config, minimal_config(dir.path()));
+  write_file(config, minimal_daemon_config(dir.path()));
   LoggedDaemon daemon({"--config", config}, dir.path() + "/atendd.log", {"JOURNAL_STREAM=1:1"});
   REQUIRE(daemon.wait_log("running on", 30));
   daemon.signal(SIGTERM);
