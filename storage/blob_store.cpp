@@ -194,8 +194,9 @@ class SplitBackend : public BlobBackend {
         files_->put(digest, bytes);
       }
     }
-    // The files first: a failure there (a full disk) leaves no row behind. Both are durable before
-    // commit() returns, so before any transaction that names them.
+    // The files first: a failure there (a full disk) leaves no row behind. The files are durable
+    // before commit() returns; the rows are too, or belong to the store's open transaction, so
+    // they commit with the rows that name them.
     void commit() override {
       files_->commit();
       database_->commit();

@@ -44,8 +44,9 @@ class BlobStore {
   // Files under ROOT/blobs/ab/abcdef… (ROOT/blobs created when missing); written to a temporary
   // file, synced, renamed, so a name never points at bytes that are not on disk.
   explicit BlobStore(std::string root);
-  // The store's blobs table (PostgreSQL): written in a transaction of its own. `store` must
-  // outlive this BlobStore and be used from the same thread.
+  // The store's blobs table (PostgreSQL): written in the store's open transaction, or in one of
+  // their own when none is open. `store` must outlive this BlobStore and be used from the same
+  // thread.
   explicit BlobStore(Store& store);
   // Both: blobs of at most `database_max_bytes` go to the store's blobs table, larger ones to files
   // under ROOT as above (0: every new blob a file). Reads look in the database, then in the files,
@@ -70,8 +71,8 @@ class BlobStore {
 
 // Group commit of blobs: put() hands each blob to the backend's batch (files: a temporary file,
 // not yet synced; database: kept in memory); commit() makes them all durable at once (files: one
-// syncfs or fsync, renames, directory syncs; database: one transaction; both: the files, then the
-// transaction). A blob is visible under its name only once durable. Destroyed without commit():
+// syncfs or fsync, renames, directory syncs; database: one transaction, or rows in the store's
+// open transaction, committed with it; both: the files, then the rows). A blob is visible under its name only once durable. Destroyed without commit():
 // nothing stays. One batch per thread.
 class BlobBatch {
  public:

@@ -256,6 +256,14 @@ std::int64_t SqliteStore::page_cache_bytes() {
   return current;
 }
 
+std::int64_t SqliteStore::bytes_written() {
+  int pages = 0;
+  int highest = 0;
+  sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_WRITE, &pages, &highest, 0);
+  auto q = query("PRAGMA page_size");
+  return q.step() ? std::int64_t{pages} * q.i64(0) : 0;
+}
+
 int SqliteStore::schema_version() {
   auto q = query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   return q.step() ? static_cast<int>(q.i64(0)) : 0;

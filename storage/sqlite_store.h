@@ -28,6 +28,10 @@ class SqliteStore : public Store {
   int synchronous_level();
   // Bytes held by this connection's page cache (SQLITE_DBSTATUS_CACHE_USED).
   std::int64_t page_cache_bytes();
+  // Bytes of pages this connection has written since it opened: in WAL mode, to the log
+  // (SQLITE_DBSTATUS_CACHE_WRITE times the page size). What a commit costs the disk, twice over:
+  // the checkpoint copies the same pages into the database file.
+  std::int64_t bytes_written();
 
   void begin() override;
   void commit() override;

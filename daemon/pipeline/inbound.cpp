@@ -180,12 +180,16 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   std::vector<Outcome> outcomes(batch.size());
   if (batch.empty()) return outcomes;
 
-  // Parsed and hashed first, on two threads when there is enough to share; then the raw bytes
-  // (and attachments: content-addressed, so a retry rewrites nothing) go to disk, made durable
-  // together: whatever happens next, every message is kept.
+  // Parsed and hashed first, on two threads when there is enough to share.
   std::vector<Prepared> prepared(batch.size());
   prepare_all(batch, prepared);
-  {
+  // The raw bytes (and attachments) are written first in each transaction that applies the batch:
+  // a message's journal entry, ticket and articles then commit together with the bytes they name,
+  // and a quarantined message keeps its bytes (they come before any message's savepoint). Blobs
+  // too large for the database are files, made durable before the rows that name them; content-
+  // addressed, so the second way below rewrites nothing. One COMMIT (one fsync of the log) per
+  // batch, not one for the blobs and one for the rest.
+  auto keep_raw = [&] {
     BlobBatch blobs(blobs_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
       const Prepared& p = prepared[i];
@@ -194,7 +198,7 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
         blobs.put_hashed(p.attachments[k].sha256, p.parsed.attachments[k].data);
     }
     blobs.commit();
-  }
+  };
 
   // Optimistic group commit: the batch in one transaction without savepoints (a savepoint per
   // message copies every page it first touches into a sub-journal: a tenth of the pipeline's
@@ -205,6 +209,7 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   std::vector<std::pair<int, std::string>> log_lines;  // (0 info, 1 warning, 2 error; text), after COMMIT
   if (!dry_run && explanation == nullptr) {
     StoreTransaction tx(store_);
+    keep_raw();
     if (apply_all(batch, prepared, outcomes, log_lines, nullptr, false)) {
       tx.commit();
       report(outcomes, prepared, log_lines);
@@ -214,6 +219,7 @@ std::vector<Outcome> InboundPipeline::run_batch(const std::vector<const RawMessa
   outcomes.assign(batch.size(), Outcome{});
   log_lines.clear();
   StoreTransaction tx(store_);
+  keep_raw();
   apply_all(batch, prepared, outcomes, log_lines, explanation, true);
   if (dry_run) return outcomes;  // StoreTransaction rolls everything back; nothing is logged
   tx.commit();

@@ -69,6 +69,8 @@ const char* outcome_name(Outcome::Kind kind);
 
 class InboundPipeline {
  public:
+  // `blobs`, when it keeps blobs in a database, must keep them in `store` (Runtime's pair): a
+  // batch's raw messages are written in the transaction that applies the batch.
   InboundPipeline(Store& store, BlobStore& blobs, const Config& config, const Renderer& renderer,
                   const Clock& clock, Poco::Logger& log);
 

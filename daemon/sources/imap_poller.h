@@ -39,7 +39,10 @@ struct ImapPollerTiming {
   std::chrono::milliseconds idle_reissue{25 * 60 * 1000};  // before the server's 30 min timeout
   std::chrono::milliseconds busy_retry{1000};          // after the store was busy
   std::chrono::milliseconds stop_check{500};           // how soon `stop` is noticed
-  int batch_messages = 250;                            // messages per UID FETCH (and transaction)
+  // Messages per UID FETCH (and transaction). A backlog goes in batches of 1,000: an index page
+  // touched by several messages of a batch is written to the log once per batch, and 1,000 rather
+  // than 250 wrote 23 % fewer log bytes per message at 10,000 messages (bench_pipeline's logKB).
+  int batch_messages = 1000;
   std::size_t batch_bytes = 64u << 20;                 // bytes per UID FETCH (about)
 };
 

@@ -351,7 +351,8 @@ TEST_CASE("a batch where one message fails commits the others and journals the f
 TEST_CASE("a busy store makes the whole batch throw with nothing of it committed", "[batch]") {
   Desk desk;
   SqliteStore impatient(desk.dir.path() + "/a.db", 100);
-  InboundPipeline pipeline(impatient, desk.blobs, desk.config, *desk.renderer, desk.clock, desk.log);
+  BlobStore blobs(desk.dir.path(), impatient, 128 * 1024);  // the pipeline's own connection, as Runtime gives it
+  InboundPipeline pipeline(impatient, blobs, desk.config, *desk.renderer, desk.clock, desk.log);
   sqlite3* holder = nullptr;
   REQUIRE(sqlite3_open((desk.dir.path() + "/a.db").c_str(), &holder) == SQLITE_OK);
   REQUIRE(sqlite3_exec(holder, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
