@@ -847,12 +847,13 @@ static OutboxMail outbox_row(const PostgresStore::Query& q) {
 }
 
 std::int64_t PostgresStore::add_outbox(const OutboxMail& m) {
+  // The channel column (migration 4) is set here since migration 14, not by a trigger.
   auto q = query("INSERT INTO outbox(ticket_id, template_name, mail_from, recipients, message_id, raw, state, attempts, "
-                 "next_attempt_at, last_error, created_at) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-                 "RETURNING id");
+                 "next_attempt_at, last_error, created_at, channel) "
+                 "VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id");
   q.bind(m.ticket_id).bind(m.template_name).bind(m.mail_from).bind(join_lines(m.recipients))
       .bind(m.message_id).bind_blob(m.raw).bind(outbox_state_name(m.state)).bind(m.attempts)
-      .bind(m.next_attempt_at).bind(m.last_error).bind(m.created_at);
+      .bind(m.next_attempt_at).bind(m.last_error).bind(m.created_at).bind(outbox_channel_for(m.recipients));
   return q.step() ? q.i64(0) : 0;
 }
 

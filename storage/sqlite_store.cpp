@@ -522,7 +522,26 @@ TicketId SqliteStore::add_ticket(const Ticket& t) {
       .bind(t.first_response_at).bind(t.next_contact_due).bind(t.closed_at).bind(t.times_scheduled)
       .bind(t.times_reopened)
       .run();
-  return sqlite3_last_insert_rowid(db_);
+  const TicketId id = sqlite3_last_insert_rowid(db_);
+  if (counts_as_open(t.status)) add_agent_load(t.responsible, +1);
+  return id;
+}
+
+// agent_load (migration 6) holds, per responsible, the tickets in an open status: kept here, on
+// every write that changes a ticket's status or responsible (migration 14).
+bool SqliteStore::counts_as_open(TicketStatus status) {
+  return status != TicketStatus::Solved && status != TicketStatus::Closed && status != TicketStatus::Cancelled;
+}
+
+void SqliteStore::add_agent_load(const std::string& responsible, int change) {
+  if (change > 0) {
+    query("INSERT INTO agent_load(responsible, open_tickets) VALUES(?, 1) "
+          "ON CONFLICT(responsible) DO UPDATE SET open_tickets = open_tickets + 1")
+        .bind(responsible)
+        .run();
+  } else {
+    query("UPDATE agent_load SET open_tickets = open_tickets - 1 WHERE responsible = ?").bind(responsible).run();
+  }
 }
 
 // Only the columns that changed are written: SQLite rewrites the entries of every index on a
@@ -563,6 +582,10 @@ void SqliteStore::update_ticket(const Ticket& t) {
   Query q = query_text(sql);
   for (const auto& bind : binds) bind(q);
   q.bind(t.id).run();
+  if (t.status != old->status || t.responsible != old->responsible) {
+    if (counts_as_open(old->status)) add_agent_load(old->responsible, -1);
+    if (counts_as_open(t.status)) add_agent_load(t.responsible, +1);
+  }
 }
 
 std::optional<Ticket> SqliteStore::ticket(TicketId id) {
@@ -769,11 +792,12 @@ static OutboxMail outbox_row(const SqliteStore::Query& q) {
 }
 
 std::int64_t SqliteStore::add_outbox(const OutboxMail& m) {
+  // The channel column (migration 4) is set here since migration 14, not by a trigger.
   query("INSERT INTO outbox(ticket_id, template_name, mail_from, recipients, message_id, raw, state, attempts, "
-        "next_attempt_at, last_error, created_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        "next_attempt_at, last_error, created_at, channel) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
       .bind(m.ticket_id).bind(m.template_name).bind(m.mail_from).bind(join_lines(m.recipients))
       .bind(m.message_id).bind_blob(m.raw).bind(outbox_state_name(m.state)).bind(m.attempts)
-      .bind(m.next_attempt_at).bind(m.last_error).bind(m.created_at)
+      .bind(m.next_attempt_at).bind(m.last_error).bind(m.created_at).bind(outbox_channel_for(m.recipients))
       .run();
   return sqlite3_last_insert_rowid(db_);
 }

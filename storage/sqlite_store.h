@@ -151,6 +151,9 @@ class SqliteStore : public Store {
   // sqlite3_exec would parse it again on every call, several times per message.
   void run_prepared(const std::string& sql);
   void migrate();
+  static bool counts_as_open(TicketStatus status);
+  // agent_load's count for `responsible`, up (+1) or down (-1) by one.
+  void add_agent_load(const std::string& responsible, int change);
 
   std::shared_ptr<WalCheckpointer> checkpointer_;  // outlives db_: closed in the destructor
   sqlite3* db_ = nullptr;

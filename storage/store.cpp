@@ -1,6 +1,10 @@
 // store.cpp — names of the store's enums and open_store(), which picks the implementation by URL.
 #include "storage/store.h"
 
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
 #include "storage/postgres_store.h"
 #include "storage/sqlite_store.h"
 
@@ -50,6 +54,15 @@ const char* outbox_state_name(OutboxState s) {
     case OutboxState::Failed: return "failed";
   }
   return "pending";
+}
+
+const char* outbox_channel_for(const std::vector<std::string>& recipients) {
+  static constexpr std::string_view kChannelDomain = ".channel.invalid";
+  auto same_letter = [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; };
+  for (const auto& r : recipients)
+    if (std::search(r.begin(), r.end(), kChannelDomain.begin(), kChannelDomain.end(), same_letter) != r.end())
+      return "messaging";
+  return "";
 }
 
 void check_savepoint_name(const std::string& name) {

@@ -118,6 +118,9 @@ struct QuarantineSummary {
 
 enum class OutboxState { Pending, Sending, Sent, Failed };
 const char* outbox_state_name(OutboxState s);
+// The outbox channel of a mail to `recipients`: "messaging" when one of them is a messaging
+// contact ("SENDER@CHANNEL.channel.invalid", any case: the channel sender's), else "" (SMTP's).
+const char* outbox_channel_for(const std::vector<std::string>& recipients);
 
 struct OutboxMail {
   std::int64_t id = 0;

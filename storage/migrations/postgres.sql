@@ -303,3 +303,9 @@ SELECT 1;
 -- tickets_reply_token repeated the index that UNIQUE on tickets.reply_token already gives: a second
 -- random-key B-tree written for every new ticket (bench_pipeline, issue 8), read by nothing else.
 DROP INDEX IF EXISTS tickets_reply_token;
+
+-- migration 14
+-- The outbox channel is set by the store's INSERT (PostgresStore::add_outbox), as in SQLite, where
+-- the trigger cost ~35,000 instructions per queued mail (bench_pipeline, issue 8).
+DROP TRIGGER IF EXISTS outbox_channel_marker ON outbox;
+DROP FUNCTION IF EXISTS outbox_channel_marker();

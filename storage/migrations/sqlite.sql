@@ -289,3 +289,14 @@ CREATE TABLE blobs (
 -- tickets_reply_token repeated the index that UNIQUE on tickets.reply_token already gives: a second
 -- random-key B-tree written for every new ticket (bench_pipeline, issue 8), read by nothing else.
 DROP INDEX IF EXISTS tickets_reply_token;
+
+-- migration 14
+-- The outbox channel and the open-ticket counts of agent_load are written by the store's own
+-- statements (SqliteStore::add_outbox, add_ticket, update_ticket): an AFTER INSERT or UPDATE
+-- trigger cost SQLite ~35,000 instructions per row it fired on (a sub-program and a statement
+-- journal each time), a tenth of the intake (bench_pipeline, issue 8). Deleting a ticket keeps its
+-- trigger: nothing in atendd deletes tickets in bulk.
+DROP TRIGGER IF EXISTS outbox_channel_marker;
+DROP TRIGGER IF EXISTS agent_load_insert;
+DROP TRIGGER IF EXISTS agent_load_update_old;
+DROP TRIGGER IF EXISTS agent_load_update_new;
