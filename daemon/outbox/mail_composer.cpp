@@ -73,19 +73,19 @@ std::string bracketed_list(const std::vector<std::string>& ids) {
 }
 
 // POCO writes bare LF from some encoders; SMTP servers want CRLF only.
+// Copies the runs between line ends whole (a character at a time was 17,000 instructions a mail).
 std::string to_crlf(const std::string& in) {
   std::string out;
-  out.reserve(in.size() + in.size() / 40);
-  for (size_t i = 0; i < in.size(); ++i) {
-    const char c = in[i];
-    if (c == '\r') {
-      out += "\r\n";
-      if (i + 1 < in.size() && in[i + 1] == '\n') ++i;
-    } else if (c == '\n') {
-      out += "\r\n";
-    } else {
-      out += c;
+  out.reserve(in.size() + in.size() / 40 + 2);
+  for (size_t start = 0; start < in.size();) {
+    const size_t end = in.find_first_of("\r\n", start);
+    if (end == std::string::npos) {
+      out.append(in, start, std::string::npos);
+      break;
     }
+    out.append(in, start, end - start);
+    out += "\r\n";
+    start = end + (in[end] == '\r' && end + 1 < in.size() && in[end + 1] == '\n' ? 2 : 1);
   }
   return out;
 }
@@ -93,6 +93,7 @@ std::string to_crlf(const std::string& in) {
 }  // namespace
 
 std::string header_safe(const std::string& value) {
+  if (value.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos) return value;  // the usual case
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
