@@ -72,8 +72,8 @@ class BlobStore {
 // Group commit of blobs: put() hands each blob to the backend's batch (files: a temporary file,
 // not yet synced; database: kept in memory); commit() makes them all durable at once (files: one
 // syncfs or fsync, renames, directory syncs; database: one transaction, or rows in the store's
-// open transaction, committed with it; both: the files, then the rows). A blob is visible under its name only once durable. Destroyed without commit():
-// nothing stays. One batch per thread.
+// open transaction, committed with it; both: the files, then the rows). Others see a blob under
+// its name only once it is durable. Destroyed without commit(): nothing stays. One batch per thread.
 class BlobBatch {
  public:
   explicit BlobBatch(BlobStore& store) : batch_(store.backend_->batch()) {}

@@ -292,10 +292,10 @@ DROP INDEX IF EXISTS tickets_reply_token;
 
 -- migration 14
 -- The outbox channel and the open-ticket counts of agent_load are written by the store's own
--- statements (SqliteStore::add_outbox, add_ticket, update_ticket): an AFTER INSERT or UPDATE
--- trigger cost SQLite ~35,000 instructions per row it fired on (a sub-program and a statement
--- journal each time), a tenth of the intake (bench_pipeline, issue 8). Deleting a ticket keeps its
--- trigger: nothing in atendd deletes tickets in bulk.
+-- statements (SqliteStore::add_outbox, add_ticket, update_ticket): SQLite runs a trigger as a
+-- sub-program for each row it fires on, ~35,000 instructions a row, a tenth of the intake
+-- (bench_pipeline, issue 8). Deleting a ticket keeps its trigger: nothing in atendd deletes
+-- tickets in bulk.
 DROP TRIGGER IF EXISTS outbox_channel_marker;
 DROP TRIGGER IF EXISTS agent_load_insert;
 DROP TRIGGER IF EXISTS agent_load_update_old;
