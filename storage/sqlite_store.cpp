@@ -275,6 +275,13 @@ std::int64_t SqliteStore::bytes_written() {
   return q.step() ? std::int64_t{pages} * q.i64(0) : 0;
 }
 
+std::int64_t SqliteStore::full_scan_steps() {
+  std::int64_t steps = 0;
+  for (const auto& [sql, stmt] : prepared_) steps += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+  for (const auto& [sql, stmt] : prepared_by_text_) steps += sqlite3_stmt_status(stmt, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+  return steps;
+}
+
 int SqliteStore::schema_version() {
   auto q = query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
   return q.step() ? static_cast<int>(q.i64(0)) : 0;
@@ -375,7 +382,11 @@ std::optional<JournalEntry> SqliteStore::journal_by_source(const std::string& so
 
 std::optional<JournalEntry> SqliteStore::journal_by_content(const std::string& message_id,
                                                             const std::string& content_sha256) {
-  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE content_sha256 = ? AND message_id = ? ORDER BY id LIMIT 1");
+  // Through journal_content_prefix (migration 15). "+content_sha256": compared on the row only;
+  // as a plain column SQLite would put the bound hash into the indexed expression, which then no
+  // longer matches the index, and scan the whole journal.
+  auto q = query("SELECT " JOURNAL_COLUMNS " FROM journal WHERE substr(content_sha256, 1, 16) = substr(?1, 1, 16) "
+                 "AND +content_sha256 = ?1 AND message_id = ?2 ORDER BY id LIMIT 1");
   q.bind(content_sha256).bind(message_id);
   if (!q.step()) return std::nullopt;
   return journal_row(q);

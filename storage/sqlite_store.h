@@ -32,6 +32,10 @@ class SqliteStore : public Store {
   // (SQLITE_DBSTATUS_CACHE_WRITE times the page size). What a commit costs the disk, twice over:
   // the checkpoint copies the same pages into the database file.
   std::int64_t bytes_written();
+  // Rows this connection's statements have stepped through in full table scans since they were
+  // prepared (SQLITE_STMTSTATUS_FULLSCAN_STEP, summed): a look-up that should use an index and
+  // does not shows here.
+  std::int64_t full_scan_steps();
 
   void begin() override;
   void commit() override;

@@ -387,6 +387,37 @@ TEST_CASE("the journal finds a message by mailbox and UID and by Message-ID and 
   CHECK_FALSE(store->journal(10)[0].ticket_id);
 }
 
+TEST_CASE("the SQLite journal finds a message by content through an index and tells hashes with one prefix apart",
+          "[store]") {
+  TempDir dir;
+  SqliteStore store(dir.path() + "/a.db", 5000);
+  auto entry = [](const std::string& sha256, const std::string& message_id) {
+    JournalEntry e;
+    e.source = "imap";
+    e.message_id = message_id;
+    e.content_sha256 = sha256;
+    e.outcome = "ticket_created";
+    e.received_at = 5;
+    return e;
+  };
+  // Two hashes alike in their first 16 hex digits (what the index holds), and 300 others.
+  const std::string twin_a = "0123456789abcdef" + std::string(48, 'a');
+  const std::string twin_b = "0123456789abcdef" + std::string(48, 'b');
+  store.begin();
+  std::vector<std::int64_t> ids;
+  for (int i = 0; i < 300; ++i) ids.push_back(store.add_journal(entry(sha256_hex(std::to_string(i)), std::to_string(i) + "@x")));
+  const auto a = store.add_journal(entry(twin_a, "a@x"));
+  const auto b = store.add_journal(entry(twin_b, "b@x"));
+  store.commit();
+  const std::int64_t scanned = store.full_scan_steps();
+  CHECK(store.journal_by_content("a@x", twin_a)->id == a);
+  CHECK(store.journal_by_content("b@x", twin_b)->id == b);
+  CHECK_FALSE(store.journal_by_content("a@x", twin_b));
+  CHECK(store.journal_by_content("123@x", sha256_hex("123"))->id == ids[123]);
+  CHECK_FALSE(store.journal_by_content("123@x", sha256_hex("124")));
+  CHECK(store.full_scan_steps() == scanned);  // no row of the journal read in a scan
+}
+
 TEST_CASE("contacts are found case-insensitively and keep their first name", "[store]") {
   EACH_BACKEND();
   auto store = backend.open();
