@@ -3,6 +3,7 @@
 #include "storage/sqlite_store.h"
 
 #include "storage/wal_checkpointer.h"
+#include "storage/wal_write_buffer.h"
 
 #include <sqlite3.h>
 
@@ -155,8 +156,9 @@ void configure_sqlite_once() {
 
 SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(path) {
   configure_sqlite_once();
-  const int rc = sqlite3_open_v2(path.c_str(), &db_,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  // The log's frames reach the kernel in large writes (wal_write_buffer.h).
+  const int rc = sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                                 wal_write_buffer_vfs());
   if (rc != SQLITE_OK) {
     StoreError error = error_of(db_, rc, "opening " + path);
     sqlite3_close(db_);
