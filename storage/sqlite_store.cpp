@@ -169,6 +169,13 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
   try {
     // Two connections opening a new file at once: the change to WAL can answer "locked" without
     // waiting on the busy handler (it needs the file to itself). Try again within the timeout.
+    // A new database gets 16 KiB pages (SQLite's default is 4 KiB): a raw message or an outbox
+    // mail of 2-4 KB filled a 4 KiB page alone, a third of it empty; five share a 16 KiB page, and
+    // a batch dirties a quarter of the pages, each a cache look-up, a log frame and a checksum.
+    // bench_pipeline: 4,414-4,816 -> 5,555-5,560 msg/s at 100,000 messages, 5,418-5,685 ->
+    // 6,077-6,317 at 10,000. Only a new file takes it (before its first table and the switch to
+    // WAL); an existing one keeps the size it has.
+    exec("PRAGMA page_size=16384");
     for (int waited_ms = 0;; waited_ms += 10) {
       try {
         exec("PRAGMA journal_mode=WAL");
@@ -195,7 +202,9 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     // The log is copied back into the database on a thread of its own (wal_checkpointer.h),
     // not inside the COMMIT that happens to cross the threshold.
     checkpointer_ = WalCheckpointer::for_database(path);
-    checkpointer_->attach(db_);
+    int page_bytes = 4096;
+    if (auto q = query("PRAGMA page_size"); q.step()) page_bytes = static_cast<int>(q.i64(0));
+    checkpointer_->attach(db_, page_bytes);
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);

@@ -37,7 +37,10 @@ WalCheckpointer::~WalCheckpointer() {
   }
 }
 
-void WalCheckpointer::attach(sqlite3* db) { sqlite3_wal_hook(db, &WalCheckpointer::on_commit, this); }
+void WalCheckpointer::attach(sqlite3* db, int page_bytes) {
+  if (page_bytes > 0) page_bytes_ = page_bytes;
+  sqlite3_wal_hook(db, &WalCheckpointer::on_commit, this);
+}
 
 long WalCheckpointer::completed() const {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -47,11 +50,12 @@ long WalCheckpointer::completed() const {
 int WalCheckpointer::on_commit(void* self, sqlite3* db, const char* schema, int pages) {
   auto* checkpointer = static_cast<WalCheckpointer*>(self);
   const bool has_thread = checkpointer->owner_pid_ == ::getpid();
-  if (pages >= kInlinePages || (!has_thread && pages >= kBackgroundPages)) {
+  const long bytes = static_cast<long>(pages) * checkpointer->page_bytes_.load(std::memory_order_relaxed);
+  if (bytes >= kInlineBytes || (!has_thread && bytes >= kBackgroundBytes)) {
     // What SQLite's auto-checkpoint does; a checkpoint already running elsewhere answers BUSY,
     // which is no error for the commit that called us.
     sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-  } else if (pages >= kBackgroundPages) {
+  } else if (bytes >= kBackgroundBytes) {
     checkpointer->request();
   }
   return SQLITE_OK;

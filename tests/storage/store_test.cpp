@@ -187,6 +187,43 @@ TEST_CASE("two connections racing for protocol numbers never get the same one", 
   else CHECK(*seen.rbegin() <= 2 * kEach + 1);
 }
 
+namespace {
+std::int64_t page_size_of(const std::string& path) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  const std::int64_t size = sqlite3_column_int64(stmt, 0);
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return size;
+}
+}  // namespace
+
+TEST_CASE("a new SQLite store has 16 KiB pages and an existing one keeps the size it has", "[store]") {
+  TempDir dir;
+  {
+    SqliteStore store(dir.path() + "/new.db", 5000);
+    sample_ticket(store, "2026000001");
+  }
+  CHECK(page_size_of(dir.path() + "/new.db") == 16384);
+
+  // A database made before: SQLite's default 4 KiB pages, in WAL mode, with a table of its own.
+  const std::string old_path = dir.path() + "/old.db";
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(old_path.c_str(), &db) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db, "PRAGMA page_size=4096; PRAGMA journal_mode=WAL; CREATE TABLE other (x)", nullptr, nullptr,
+                       nullptr) == SQLITE_OK);
+  sqlite3_close(db);
+  {
+    SqliteStore store(old_path, 5000);
+    sample_ticket(store, "2026000002");
+    REQUIRE(store.ticket_by_protocol("2026000002"));
+  }
+  CHECK(page_size_of(old_path) == 4096);
+}
+
 TEST_CASE("a SQLite store gives its page cache back when released and still answers", "[store]") {
   TempDir dir;
   SqliteStore store(dir.path() + "/a.db", 5000);
@@ -256,10 +293,11 @@ TEST_CASE("a SQLite store copies a grown log back into the database on a thread 
   SqliteStore store(path, 5000);
   const auto checkpointer = WalCheckpointer::for_database(path);
   CHECK(checkpointer->completed() == 0);
-  // About 3,000 pages in one commit: past the log size that wakes the checkpointer.
-  const std::string long_subject(3000, 'x');
+  // One commit half as large again as the log size that wakes the checkpointer.
+  const std::string long_subject(12000, 'x');
+  const int tickets = static_cast<int>(WalCheckpointer::kBackgroundBytes * 3 / 2 / 12000);
   store.begin();
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < tickets; ++i) {
     Ticket t = sample_ticket(store, "2027" + std::to_string(100000 + i));
     t.subject = long_subject;
     store.update_ticket(t);
@@ -270,7 +308,7 @@ TEST_CASE("a SQLite store copies a grown log back into the database on a thread 
   CHECK(checkpointer->completed() >= 1);
   // The pages are in the database file now, while the store is still open (closing the last
   // connection would have copied them anyway).
-  CHECK(std::filesystem::file_size(path) > 3000u * 3000u);
+  CHECK(std::filesystem::file_size(path) > static_cast<std::uintmax_t>(tickets) * 12000u);
   REQUIRE(store.ticket_by_protocol("2027100042"));
   CHECK(store.ticket_by_protocol("2027100042")->subject == long_subject);
 }
