@@ -68,13 +68,12 @@ int log_write(sqlite3_file* f, const void* data, int amount, sqlite3_int64 offse
     log->length += amount;
     return SQLITE_OK;
   }
-  // Out of sequence, too large, full, or part of a commit: what is held goes first, then this,
-  // in one write when it follows on.
-  if (follows && log->length + amount <= kBufferBytes) {
+  // Part of a commit, too large, out of sequence or full: what is held goes first, then this (in
+  // one write when a commit's piece follows on).
+  if (through && follows && log->length + amount <= kBufferBytes) {
     std::memcpy(log->buffer + log->length, data, static_cast<std::size_t>(amount));
     log->length += amount;
     const int rc = write_out(log);
-    if (!through) return rc;
     if (!commit_header) drop_buffer(log);  // the commit's last frame is out: nothing held now
     return rc;
   }
