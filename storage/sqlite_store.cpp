@@ -167,8 +167,6 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
   }
   sqlite3_busy_timeout(db_, busy_timeout_ms);
   try {
-    // Two connections opening a new file at once: the change to WAL can answer "locked" without
-    // waiting on the busy handler (it needs the file to itself). Try again within the timeout.
     // A new database gets 16 KiB pages (SQLite's default is 4 KiB): a raw message or an outbox
     // mail of 2-4 KB filled a 4 KiB page alone, a third of it empty; five share a 16 KiB page, and
     // a batch dirties a quarter of the pages, each a cache look-up, a log frame and a checksum.
@@ -176,6 +174,8 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     // 6,077-6,317 at 10,000. Only a new file takes it (before its first table and the switch to
     // WAL); an existing one keeps the size it has.
     exec("PRAGMA page_size=16384");
+    // Two connections opening a new file at once: the change to WAL can answer "locked" without
+    // waiting on the busy handler (it needs the file to itself). Try again within the timeout.
     for (int waited_ms = 0;; waited_ms += 10) {
       try {
         exec("PRAGMA journal_mode=WAL");
