@@ -12,9 +12,9 @@
 namespace atendd {
 namespace {
 
-// 7 frames of 16 KiB pages, 29 of 4 KiB: the default (unix) VFS writes at most 128 KiB - 1 bytes a call
-// (it masks the length with 0x1ffff), so a larger write would come back short. Allocated at a
-// log's first write, freed after each commit.
+// 7 frames of 16 KiB pages, 29 of 4 KiB: the default (unix) VFS writes at most 128 KiB - 1 bytes
+// a call (it masks the length with 0x1ffff), so a larger write would come back short. Allocated
+// at a log's first write, freed after each commit.
 constexpr int kBufferBytes = 120 * 1024;
 constexpr int kFrameHeaderBytes = 24;  // SQLite's WAL_FRAME_HDRSIZE
 
