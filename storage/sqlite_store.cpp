@@ -202,9 +202,7 @@ SqliteStore::SqliteStore(const std::string& path, int busy_timeout_ms) : path_(p
     // The log is copied back into the database on a thread of its own (wal_checkpointer.h),
     // not inside the COMMIT that happens to cross the threshold.
     checkpointer_ = WalCheckpointer::for_database(path);
-    int page_bytes = 4096;
-    if (auto q = query("PRAGMA page_size"); q.step()) page_bytes = static_cast<int>(q.i64(0));
-    checkpointer_->attach(db_, page_bytes);
+    checkpointer_->attach(db_, page_bytes());
     migrate();
   } catch (...) {
     for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt);
@@ -285,8 +283,12 @@ std::int64_t SqliteStore::bytes_written() {
   int pages = 0;
   int highest = 0;
   sqlite3_db_status(db_, SQLITE_DBSTATUS_CACHE_WRITE, &pages, &highest, 0);
+  return std::int64_t{pages} * page_bytes();
+}
+
+int SqliteStore::page_bytes() {
   auto q = query("PRAGMA page_size");
-  return q.step() ? std::int64_t{pages} * q.i64(0) : 0;
+  return q.step() ? static_cast<int>(q.i64(0)) : 0;
 }
 
 std::int64_t SqliteStore::full_scan_steps() {

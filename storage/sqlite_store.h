@@ -28,6 +28,8 @@ class SqliteStore : public Store {
   int synchronous_level();
   // Bytes held by this connection's page cache (SQLITE_DBSTATUS_CACHE_USED).
   std::int64_t page_cache_bytes();
+  // PRAGMA page_size: 16 KiB for a database this store created, what it had for an older one.
+  int page_bytes();
   // Bytes of pages this connection has written since it opened: in WAL mode, to the log
   // (SQLITE_DBSTATUS_CACHE_WRITE times the page size). What a commit costs the disk, twice over:
   // the checkpoint copies the same pages into the database file.
